@@ -334,27 +334,11 @@ pub struct Param {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DistributionParams {
-    Exact {
-        value: Param,
-    },
-    Uniform {
-        low: Param,
-        high: Param,
-    },
-    Gaussian {
-        mean: Param,
-        sd: Param,
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Exponential {
-        mean: Param,
-    },
-    Triangular {
-        min: Param,
-        mode: Param,
-        max: Param,
-    },
+    Exact { value: Param },
+    Uniform { low: Param, high: Param },
+    Gaussian { mean: Param, sd: Param, min: Option<f64>, max: Option<f64> },
+    Exponential { mean: Param },
+    Triangular { min: Param, mode: Param, max: Param },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -368,11 +352,7 @@ pub struct Distribution {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Amount {
     Exact(f64),
-    Range {
-        low: f64,
-        high: f64,
-        decimals: Option<u32>,
-    },
+    Range { low: f64, high: f64, decimals: Option<u32> },
     Distribution(Distribution),
 }
 
@@ -408,11 +388,7 @@ pub enum Transition {
     Conditional(Vec<Conditional>),
     Complex(Vec<ComplexOption>),
     LookupTable(LookupTransition),
-    TypeOfCare {
-        ambulatory: StateRef,
-        emergency: StateRef,
-        telemedicine: StateRef,
-    },
+    TypeOfCare { ambulatory: StateRef, emergency: StateRef, telemedicine: StateRef },
 }
 
 impl Transition {
@@ -430,11 +406,7 @@ impl Transition {
                 })
                 .collect(),
             Transition::LookupTable(t) => t.options.iter().map(|o| &o.to).collect(),
-            Transition::TypeOfCare {
-                ambulatory,
-                emergency,
-                telemedicine,
-            } => vec![ambulatory, emergency, telemedicine],
+            Transition::TypeOfCare { ambulatory, emergency, telemedicine } => vec![ambulatory, emergency, telemedicine],
         }
     }
 }
@@ -513,57 +485,24 @@ pub enum LogicKind {
     And(Vec<Logic>),
     Or(Vec<Logic>),
     Not(Box<Logic>),
-    AtLeast {
-        minimum: u32,
-        conditions: Vec<Logic>,
-    },
-    AtMost {
-        maximum: u32,
-        conditions: Vec<Logic>,
-    },
+    AtLeast { minimum: u32, conditions: Vec<Logic> },
+    AtMost { maximum: u32, conditions: Vec<Logic> },
     True,
     False,
     Gender(Sex),
-    Age {
-        operator: Operator,
-        quantity: f64,
-        unit: TimeUnit,
-    },
-    Date {
-        operator: Operator,
-        date: DateSpec,
-    },
+    Age { operator: Operator, quantity: f64, unit: TimeUnit },
+    Date { operator: Operator, date: DateSpec },
     SocioeconomicStatus(SesCategory),
     Race(String),
-    Symptom {
-        symptom: String,
-        operator: Operator,
-        value: f64,
-    },
-    Observation {
-        target: Target,
-        operator: Operator,
-        value: Option<ObservationValue>,
-    },
-    VitalSign {
-        vital_sign: VitalSign,
-        operator: Operator,
-        value: f64,
-    },
+    Symptom { symptom: String, operator: Operator, value: f64 },
+    Observation { target: Target, operator: Operator, value: Option<ObservationValue> },
+    VitalSign { vital_sign: VitalSign, operator: Operator, value: f64 },
     ActiveCondition(Target),
     ActiveMedication(Target),
     ActiveCarePlan(Target),
     ActiveAllergy(Target),
-    PriorState {
-        name: StateRef,
-        since: Option<StateRef>,
-        within: Option<(f64, TimeUnit)>,
-    },
-    Attribute {
-        attribute: String,
-        operator: Operator,
-        value: Literal,
-    },
+    PriorState { name: StateRef, since: Option<StateRef>, within: Option<(f64, TimeUnit)> },
+    Attribute { attribute: String, operator: Operator, value: Literal },
 }
 
 /// Where an Observation's value comes from.
@@ -776,6 +715,9 @@ pub enum StateKind {
     Physiology {
         alt_direct_transition: StateRef,
     },
+    /// A state whose fields had errors (already reported): it keeps its name, so references
+    /// to it do not cascade into more errors, and its declared type if that was known.
+    Broken(Option<&'static str>),
 }
 
 impl StateKind {
@@ -813,6 +755,7 @@ impl StateKind {
             StateKind::Death { .. } => "Death",
             StateKind::Vaccine { .. } => "Vaccine",
             StateKind::Physiology { .. } => "Physiology",
+            StateKind::Broken(t) => t.unwrap_or("unknown"),
         }
     }
 
@@ -828,6 +771,7 @@ impl StateKind {
                 | StateKind::CallSubmodule { .. }
                 | StateKind::Terminal
                 | StateKind::Death { .. }
+                | StateKind::Broken(_)
         )
     }
 }

@@ -18,10 +18,7 @@ pub struct AtomicFile {
 
 /// The temporary name used while `target` is being written.
 pub fn temp_name(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     target.with_file_name(format!(".{name}.partial"))
 }
 
@@ -30,11 +27,7 @@ impl AtomicFile {
         let target = target.as_ref().to_path_buf();
         let temp = temp_name(&target);
         let file = File::create(&temp)?;
-        Ok(AtomicFile {
-            temp,
-            target,
-            writer: Some(BufWriter::with_capacity(256 * 1024, file)),
-        })
+        Ok(AtomicFile { temp, target, writer: Some(BufWriter::with_capacity(256 * 1024, file)) })
     }
 
     pub fn target(&self) -> &Path {

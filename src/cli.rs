@@ -129,19 +129,14 @@ fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
 }
 
 fn requests(paths: &[PathBuf]) -> Result<Vec<Request>, String> {
-    paths
-        .iter()
-        .map(|p| Request::for_path(p).map_err(|e| format!("cannot read `{}`: {e}", p.display())))
-        .collect()
+    paths.iter().map(|p| Request::for_path(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))).collect()
 }
 
 fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     }
 }
 
@@ -179,12 +174,7 @@ fn check(args: &CheckArgs) -> u8 {
         set.tables.len(),
         elapsed.as_secs_f64()
     );
-    let _ = writeln!(
-        out,
-        "{} errors, {} warnings",
-        diags.errors(),
-        diags.warnings()
-    );
+    let _ = writeln!(out, "{} errors, {} warnings", diags.errors(), diags.warnings());
     for (severity, kind, count) in diags.counts() {
         let severity = match severity {
             crate::diagnostic::Severity::Error => "error",
@@ -192,11 +182,7 @@ fn check(args: &CheckArgs) -> u8 {
         };
         let _ = writeln!(out, "  {severity:<7} {:<24} {count}", kind.name());
     }
-    if diags.has_errors() || (args.deny_warnings && diags.warnings() > 0) {
-        EXIT_INPUT
-    } else {
-        EXIT_OK
-    }
+    if diags.has_errors() || (args.deny_warnings && diags.warnings() > 0) { EXIT_INPUT } else { EXIT_OK }
 }
 
 fn graph(args: &GraphArgs) -> u8 {
@@ -206,36 +192,14 @@ fn graph(args: &GraphArgs) -> u8 {
     };
     let (set, compilation) = build(&requests);
     let Some(library) = compilation.library else {
-        emit_to_stderr(
-            &set.sources,
-            &compilation.diagnostics,
-            Style::Rich,
-            use_color(ColorChoice::Auto),
-        );
-        return fail(
-            EXIT_INPUT,
-            format!(
-                "`{}` has errors; fix them to draw it",
-                args.module.display()
-            ),
-        );
+        emit_to_stderr(&set.sources, &compilation.diagnostics, Style::Rich, use_color(ColorChoice::Auto));
+        return fail(EXIT_INPUT, format!("`{}` has errors; fix them to draw it", args.module.display()));
     };
-    let wanted = requests[0]
-        .only
-        .as_ref()
-        .and_then(|o| o.first())
-        .map(|rel| {
-            crate::load::MODULE_EXTENSIONS
-                .iter()
-                .find_map(|e| rel.strip_suffix(&format!(".{e}")))
-                .unwrap_or(rel)
-                .to_owned()
-        });
+    let wanted = requests[0].only.as_ref().and_then(|o| o.first()).map(|rel| {
+        crate::load::MODULE_EXTENSIONS.iter().find_map(|e| rel.strip_suffix(&format!(".{e}"))).unwrap_or(rel).to_owned()
+    });
     let Some(id) = wanted.as_deref().and_then(|p| library.module_by_path(p)) else {
-        return fail(
-            EXIT_USAGE,
-            format!("`{}` is not a module file", args.module.display()),
-        );
+        return fail(EXIT_USAGE, format!("`{}` is not a module file", args.module.display()));
     };
     let text = match render(&library, library.module(id), args.format) {
         Ok(t) => t,
@@ -244,10 +208,7 @@ fn graph(args: &GraphArgs) -> u8 {
     match &args.output {
         Some(path) => match crate::atomic::write(path, text.as_bytes()) {
             Ok(()) => EXIT_OK,
-            Err(e) => fail(
-                EXIT_FAILURE,
-                format!("cannot write `{}`: {e}", path.display()),
-            ),
+            Err(e) => fail(EXIT_FAILURE, format!("cannot write `{}`: {e}", path.display())),
         },
         None => write_stdout(text.as_bytes()),
     }
@@ -259,9 +220,6 @@ fn write_stdout(bytes: &[u8]) -> u8 {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => EXIT_OK,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
-        Err(e) => fail(
-            EXIT_FAILURE,
-            format!("cannot write to standard output: {e}"),
-        ),
+        Err(e) => fail(EXIT_FAILURE, format!("cannot write to standard output: {e}")),
     }
 }

@@ -27,33 +27,29 @@ pub fn compile(set: &ModuleSet) -> Compilation {
     diagnostics.extend(validate(set));
     diagnostics.sort();
     if diagnostics.has_errors() {
-        return Compilation {
-            library: None,
-            diagnostics,
-        };
+        return Compilation { library: None, diagnostics };
     }
-    let mut lowering = Lowering {
-        set,
-        lib: Library::default(),
-        code_ids: HashMap::new(),
-        table_ids: HashMap::new(),
-    };
+    let mut lowering = Lowering { set, lib: Library::default(), code_ids: HashMap::new(), table_ids: HashMap::new() };
     match lowering.library() {
-        Ok(()) => Compilation {
-            library: Some(lowering.lib),
-            diagnostics,
-        },
-        Err(d) => {
-            diagnostics.push(d);
-            Compilation {
-                library: None,
-                diagnostics,
-            }
+        Ok(()) => Compilation { library: Some(lowering.lib), diagnostics },
+        Err(Internal(d)) => {
+            diagnostics.push(*d);
+            Compilation { library: None, diagnostics }
         }
     }
 }
 
-type Result<T> = std::result::Result<T, Diagnostic>;
+/// A failure of lowering after validation passed: a bug, reported as a diagnostic.
+#[derive(Debug)]
+struct Internal(Box<Diagnostic>);
+
+impl From<Diagnostic> for Internal {
+    fn from(d: Diagnostic) -> Internal {
+        Internal(Box::new(d))
+    }
+}
+
+type Result<T> = std::result::Result<T, Internal>;
 
 struct Lowering<'a> {
     set: &'a ModuleSet,
@@ -69,13 +65,15 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     fn state(&self, r: &ast::StateRef) -> Result<StateId> {
-        self.states.get(r.name.as_str()).copied().ok_or_else(|| {
-            Diagnostic::new(
+        match self.states.get(r.name.as_str()) {
+            Some(&id) => Ok(id),
+            None => Err(Diagnostic::new(
                 Kind::UndefinedState,
                 r.span,
                 format!("internal: unresolved state `{}` after validation", r.name),
             )
-        })
+            .into()),
+        }
     }
 }
 
@@ -89,14 +87,8 @@ impl<'a> Lowering<'a> {
     }
 
     fn module(&mut self, m: &'a ast::Module) -> Result<Module> {
-        let scope = Scope {
-            states: m
-                .states
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.name.as_str(), NodeIndex::new(i)))
-                .collect(),
-        };
+        let scope =
+            Scope { states: m.states.iter().enumerate().map(|(i, s)| (s.name.as_str(), NodeIndex::new(i))).collect() };
         let mut graph: Graph<State, EdgeLabel, petgraph::Directed, u32> =
             Graph::with_capacity(m.states.len(), m.states.len());
         let mut edges = Vec::new();
@@ -117,21 +109,13 @@ impl<'a> Lowering<'a> {
                     edges.push((i, scope.state(target)?, label));
                 }
             }
-            graph.add_node(State {
-                name: s.name.clone(),
-                kind,
-                transition,
-            });
+            graph.add_node(State { name: s.name.clone(), kind, transition });
         }
         for (from, to, label) in edges {
             graph.add_edge(NodeIndex::new(from), to, label);
         }
         let initial = scope.states.get("Initial").copied().ok_or_else(|| {
-            Diagnostic::new(
-                Kind::MissingInitial,
-                m.name_span,
-                "internal: no `Initial` after validation",
-            )
+            Diagnostic::new(Kind::MissingInitial, m.name_span, "internal: no `Initial` after validation")
         })?;
         Ok(Module {
             path: m.path.clone(),
@@ -176,17 +160,14 @@ impl<'a> Lowering<'a> {
     fn prob(&mut self, w: &ast::Weight) -> Prob {
         match w {
             ast::Weight::Fixed(p) => Prob::Fixed(p.value),
-            ast::Weight::Attribute { attribute, default } => Prob::Attribute {
-                attribute: self.attr(attribute),
-                default: default.value,
-            },
+            ast::Weight::Attribute { attribute, default } => {
+                Prob::Attribute { attribute: self.attr(attribute), default: default.value }
+            }
         }
     }
 
     fn weighted(&mut self, ws: &[ast::Weighted], scope: &Scope) -> Result<Vec<(Prob, StateId)>> {
-        ws.iter()
-            .map(|w| Ok((self.prob(&w.weight), scope.state(&w.to)?)))
-            .collect()
+        ws.iter().map(|w| Ok((self.prob(&w.weight), scope.state(&w.to)?))).collect()
     }
 
     fn transition(&mut self, t: &ast::Transition, scope: &Scope) -> Result<Transition> {
@@ -196,59 +177,29 @@ impl<'a> Lowering<'a> {
             ast::Transition::Conditional(options) => Transition::Conditional(
                 options
                     .iter()
-                    .map(|o| {
-                        Ok((
-                            o.condition
-                                .as_ref()
-                                .map(|c| self.cond(c, scope))
-                                .transpose()?,
-                            scope.state(&o.to)?,
-                        ))
-                    })
+                    .map(|o| Ok((o.condition.as_ref().map(|c| self.cond(c, scope)).transpose()?, scope.state(&o.to)?)))
                     .collect::<Result<_>>()?,
             ),
             ast::Transition::Complex(options) => Transition::Complex(
                 options
                     .iter()
                     .map(|o| {
-                        let cond = o
-                            .condition
-                            .as_ref()
-                            .map(|c| self.cond(c, scope))
-                            .transpose()?;
+                        let cond = o.condition.as_ref().map(|c| self.cond(c, scope)).transpose()?;
                         let then = match &o.then {
                             ast::ComplexTarget::Direct(to) => ComplexThen::Direct(scope.state(to)?),
-                            ast::ComplexTarget::Distributed(ws) => {
-                                ComplexThen::Distributed(self.weighted(ws, scope)?)
-                            }
+                            ast::ComplexTarget::Distributed(ws) => ComplexThen::Distributed(self.weighted(ws, scope)?),
                         };
                         Ok((cond, then))
                     })
                     .collect::<Result<_>>()?,
             ),
             ast::Transition::LookupTable(lt) => {
-                let options = lt
-                    .options
-                    .iter()
-                    .map(|o| scope.state(&o.to))
-                    .collect::<Result<Vec<_>>>()?;
-                let defaults = lt
-                    .options
-                    .iter()
-                    .map(|o| o.default_probability.value)
-                    .collect();
+                let options = lt.options.iter().map(|o| scope.state(&o.to)).collect::<Result<Vec<_>>>()?;
+                let defaults = lt.options.iter().map(|o| o.default_probability.value).collect();
                 let table = self.table(lt)?;
-                Transition::Lookup {
-                    table,
-                    options,
-                    defaults,
-                }
+                Transition::Lookup { table, options, defaults }
             }
-            ast::Transition::TypeOfCare {
-                ambulatory,
-                emergency,
-                telemedicine,
-            } => Transition::TypeOfCare {
+            ast::Transition::TypeOfCare { ambulatory, emergency, telemedicine } => Transition::TypeOfCare {
                 ambulatory: scope.state(ambulatory)?,
                 emergency: scope.state(emergency)?,
                 telemedicine: scope.state(telemedicine)?,
@@ -263,11 +214,7 @@ impl<'a> Lowering<'a> {
             return Ok(id);
         }
         let raw = self.set.tables.get(&lt.table.name).ok_or_else(|| {
-            Diagnostic::new(
-                Kind::MissingLookupTable,
-                lt.table.span,
-                "internal: missing lookup table after validation",
-            )
+            Diagnostic::new(Kind::MissingLookupTable, lt.table.span, "internal: missing lookup table after validation")
         })?;
         let keys = raw.header.len() - names.len();
         let columns: Vec<KeyColumn> = raw.header[..keys]
@@ -278,51 +225,27 @@ impl<'a> Lowering<'a> {
                 other => KeyColumn::Attribute(self.attr(other)),
             })
             .collect();
-        let order: Vec<usize> = names
-            .iter()
-            .map(|n| {
-                raw.header
-                    .iter()
-                    .rposition(|c| &c.text == n)
-                    .unwrap_or(keys)
-            })
-            .collect();
+        let order: Vec<usize> =
+            names.iter().map(|n| raw.header.iter().rposition(|c| &c.text == n).unwrap_or(keys)).collect();
         let mut rows = Vec::with_capacity(raw.rows.len());
         for row in &raw.rows {
-            let key_cells =
-                row[..keys]
-                    .iter()
-                    .zip(&columns)
-                    .map(|(cell, col)| match col {
-                        KeyColumn::Age => parse_age_range(&cell.text)
-                            .map(|(low, high)| KeyCell::Age { low, high }),
-                        KeyColumn::Time => parse_time_range(&cell.text)
-                            .map(|(low, high)| KeyCell::Time { low, high }),
-                        KeyColumn::Attribute(_) => Some(KeyCell::Text(cell.text.clone())),
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        Diagnostic::new(
-                            Kind::BadLookupTable,
-                            row[0].span,
-                            "internal: bad key cell after validation",
-                        )
-                    })?;
-            let probabilities = order
+            let key_cells = row[..keys]
                 .iter()
-                .map(|&i| row[i].text.parse::<f64>().unwrap_or(0.0))
-                .collect();
-            rows.push(TableRow {
-                keys: key_cells,
-                probabilities,
-            });
+                .zip(&columns)
+                .map(|(cell, col)| match col {
+                    KeyColumn::Age => parse_age_range(&cell.text).map(|(low, high)| KeyCell::Age { low, high }),
+                    KeyColumn::Time => parse_time_range(&cell.text).map(|(low, high)| KeyCell::Time { low, high }),
+                    KeyColumn::Attribute(_) => Some(KeyCell::Text(cell.text.clone())),
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    Diagnostic::new(Kind::BadLookupTable, row[0].span, "internal: bad key cell after validation")
+                })?;
+            let probabilities = order.iter().map(|&i| row[i].text.parse::<f64>().unwrap_or(0.0)).collect();
+            rows.push(TableRow { keys: key_cells, probabilities });
         }
         let id = TableId(self.lib.tables.len() as u32);
-        self.lib.tables.push(Table {
-            name: raw.name.clone(),
-            columns,
-            rows,
-        });
+        self.lib.tables.push(Table { name: raw.name.clone(), columns, rows });
         self.table_ids.insert(cache_key, id);
         Ok(id)
     }
@@ -355,10 +278,7 @@ impl<'a> Lowering<'a> {
                     ast::Amount::Range { decimals, .. } => *decimals,
                     _ => None,
                 };
-                ObsSource::Amount {
-                    amount: a.clone(),
-                    decimals,
-                }
+                ObsSource::Amount { amount: a.clone(), decimals }
             }
             ast::ObservationSource::Text(t) => ObsSource::Text(t.clone()),
             ast::ObservationSource::Attribute(a) => ObsSource::Attribute(self.attr(a)),
@@ -370,21 +290,13 @@ impl<'a> Lowering<'a> {
             ast::ObservationSource::Attachment => ObsSource::Attachment,
             ast::ObservationSource::Nothing => ObsSource::Nothing,
         };
-        ObservationSpec {
-            codes: self.codes(&o.codes),
-            category: o.category.clone(),
-            unit: o.unit.clone(),
-            source,
-        }
+        ObservationSpec { codes: self.codes(&o.codes), category: o.category.clone(), unit: o.unit.clone(), source }
     }
 
     fn onset(&mut self, o: &ast::Onset) -> Result<Onset> {
         Ok(Onset {
             codes: self.codes(&o.codes),
-            target_encounter: o
-                .target_encounter
-                .as_ref()
-                .map(|t| self.lib.state_names.intern(&t.name)),
+            target_encounter: o.target_encounter.as_ref().map(|t| self.lib.state_names.intern(&t.name)),
             assign_to_attribute: self.opt_attr(&o.assign_to_attribute),
         })
     }
@@ -395,70 +307,39 @@ impl<'a> Lowering<'a> {
             A::Initial => StateKind::Initial,
             A::Terminal => StateKind::Terminal,
             A::Simple => StateKind::Simple,
-            A::Guard { allow } => StateKind::Guard {
-                allow: self.cond(allow, scope)?,
-            },
-            A::Delay { duration } => StateKind::Delay {
-                duration: duration.clone(),
-            },
+            A::Guard { allow } => StateKind::Guard { allow: self.cond(allow, scope)? },
+            A::Delay { duration } => StateKind::Delay { duration: duration.clone() },
             A::SetAttribute { attribute, value } => {
                 let value = match value {
                     ast::SetValue::Remove => SetValue::Remove,
                     ast::SetValue::Literal(l) => SetValue::Literal(l.clone()),
-                    ast::SetValue::Range {
-                        low,
-                        high,
-                        decimals,
-                    } => SetValue::Range {
-                        low: *low,
-                        high: *high,
-                        decimals: *decimals,
-                    },
+                    ast::SetValue::Range { low, high, decimals } => {
+                        SetValue::Range { low: *low, high: *high, decimals: *decimals }
+                    }
                     ast::SetValue::Distribution(d) => SetValue::Distribution(d.clone()),
                     ast::SetValue::Code(c) => SetValue::Code(self.code(c)),
                     ast::SetValue::CopyAttribute(a) => SetValue::CopyAttribute(self.attr(a)),
-                    ast::SetValue::Series { values, period } => SetValue::Series {
-                        values: values.clone(),
-                        period: *period,
-                    },
+                    ast::SetValue::Series { values, period } => {
+                        SetValue::Series { values: values.clone(), period: *period }
+                    }
                 };
-                StateKind::SetAttribute {
-                    attribute: self.attr(attribute),
-                    value,
-                }
+                StateKind::SetAttribute { attribute: self.attr(attribute), value }
             }
-            A::Counter {
-                attribute,
-                increment,
-                amount,
-            } => StateKind::Counter {
-                attribute: self.attr(attribute),
-                increment: *increment,
-                amount: *amount,
-            },
+            A::Counter { attribute, increment, amount } => {
+                StateKind::Counter { attribute: self.attr(attribute), increment: *increment, amount: *amount }
+            }
             A::CallSubmodule { submodule } => {
-                let index = self
-                    .set
-                    .modules
-                    .binary_search_by(|m| m.path.as_str().cmp(&submodule.name))
-                    .map_err(|_| {
+                let index =
+                    self.set.modules.binary_search_by(|m| m.path.as_str().cmp(&submodule.name)).map_err(|_| {
                         Diagnostic::new(
                             Kind::MissingSubmodule,
                             submodule.span,
                             "internal: missing submodule after validation",
                         )
                     })?;
-                StateKind::CallSubmodule {
-                    submodule: ModuleId(index as u32),
-                }
+                StateKind::CallSubmodule { submodule: ModuleId(index as u32) }
             }
-            A::Encounter {
-                wellness,
-                class,
-                codes,
-                reason,
-                telemedicine,
-            } => StateKind::Encounter {
+            A::Encounter { wellness, class, codes, reason, telemedicine } => StateKind::Encounter {
                 name: self.lib.state_names.intern(name),
                 wellness: *wellness,
                 class: *class,
@@ -466,27 +347,17 @@ impl<'a> Lowering<'a> {
                 reason: self.reason(reason, scope),
                 telemedicine: *telemedicine,
             },
-            A::EncounterEnd {
-                discharge_disposition,
-            } => StateKind::EncounterEnd {
-                discharge_disposition: discharge_disposition.as_ref().map(|c| self.code(c)),
-            },
+            A::EncounterEnd { discharge_disposition } => {
+                StateKind::EncounterEnd { discharge_disposition: discharge_disposition.as_ref().map(|c| self.code(c)) }
+            }
             A::ConditionOnset(o) => StateKind::ConditionOnset(self.onset(o)?),
-            A::AllergyOnset {
-                onset,
-                allergy_type,
-                category,
-                reactions,
-            } => StateKind::AllergyOnset {
+            A::AllergyOnset { onset, allergy_type, category, reactions } => StateKind::AllergyOnset {
                 onset: self.onset(onset)?,
                 allergy_type: *allergy_type,
                 category: category.clone(),
                 reactions: reactions
                     .iter()
-                    .map(|r| Reaction {
-                        reaction: self.code(&r.reaction),
-                        severities: r.severities.clone(),
-                    })
+                    .map(|r| Reaction { reaction: self.code(&r.reaction), severities: r.severities.clone() })
                     .collect(),
             },
             A::ConditionEnd(t) => StateKind::ConditionEnd(self.target(t, scope)?),
@@ -494,34 +365,23 @@ impl<'a> Lowering<'a> {
             A::MedicationEnd(t) => StateKind::MedicationEnd(self.target(t, scope)?),
             A::CarePlanEnd(t) => StateKind::CarePlanEnd(self.target(t, scope)?),
             A::DeviceEnd(t) => StateKind::DeviceEnd(self.target(t, scope)?),
-            A::MedicationOrder {
-                codes,
-                reason,
-                prescription,
-                administration,
-                chronic,
-                assign_to_attribute,
-            } => StateKind::MedicationOrder {
-                codes: self.codes(codes),
-                reason: self.reason(reason, scope),
-                prescription: prescription.as_ref().map(|p| Prescription {
-                    as_needed: p.as_needed,
-                    refills: p.refills,
-                    dosage: p.dosage.clone(),
-                    duration: p.duration,
-                    instructions: self.codes(&p.instructions),
-                }),
-                administration: *administration,
-                chronic: *chronic,
-                assign_to_attribute: self.opt_attr(assign_to_attribute),
-            },
-            A::CarePlanStart {
-                codes,
-                activities,
-                goals,
-                reason,
-                assign_to_attribute,
-            } => StateKind::CarePlanStart {
+            A::MedicationOrder { codes, reason, prescription, administration, chronic, assign_to_attribute } => {
+                StateKind::MedicationOrder {
+                    codes: self.codes(codes),
+                    reason: self.reason(reason, scope),
+                    prescription: prescription.as_ref().map(|p| Prescription {
+                        as_needed: p.as_needed,
+                        refills: p.refills,
+                        dosage: p.dosage.clone(),
+                        duration: p.duration,
+                        instructions: self.codes(&p.instructions),
+                    }),
+                    administration: *administration,
+                    chronic: *chronic,
+                    assign_to_attribute: self.opt_attr(assign_to_attribute),
+                }
+            }
+            A::CarePlanStart { codes, activities, goals, reason, assign_to_attribute } => StateKind::CarePlanStart {
                 codes: self.codes(codes),
                 activities: self.codes(activities),
                 goals: goals
@@ -529,69 +389,39 @@ impl<'a> Lowering<'a> {
                     .map(|g| Goal {
                         addresses: g.addresses.clone(),
                         text: g.text.clone(),
-                        observation: g
-                            .observation
-                            .as_ref()
-                            .map(|(cs, op, v)| (self.codes(cs), *op, *v)),
+                        observation: g.observation.as_ref().map(|(cs, op, v)| (self.codes(cs), *op, *v)),
                     })
                     .collect(),
                 reason: self.reason(reason, scope),
                 assign_to_attribute: self.opt_attr(assign_to_attribute),
             },
-            A::Procedure {
-                codes,
-                reason,
-                duration,
-                assign_to_attribute,
-            } => StateKind::Procedure {
+            A::Procedure { codes, reason, duration, assign_to_attribute } => StateKind::Procedure {
                 codes: self.codes(codes),
                 reason: self.reason(reason, scope),
                 duration: duration.clone(),
                 assign_to_attribute: self.opt_attr(assign_to_attribute),
             },
-            A::VitalSign {
-                vital_sign,
-                unit,
-                amount,
-            } => StateKind::VitalSign {
-                vital_sign: *vital_sign,
-                unit: unit.clone(),
-                amount: amount.clone(),
-            },
+            A::VitalSign { vital_sign, unit, amount } => {
+                StateKind::VitalSign { vital_sign: *vital_sign, unit: unit.clone(), amount: amount.clone() }
+            }
             A::Observation(o) => StateKind::Observation(self.obs_spec(o)),
-            A::MultiObservation {
-                codes,
-                category,
-                observations,
-            } => StateKind::MultiObservation {
+            A::MultiObservation { codes, category, observations } => StateKind::MultiObservation {
                 codes: self.codes(codes),
                 category: category.clone(),
                 observations: observations.iter().map(|o| self.obs_spec(o)).collect(),
             },
-            A::DiagnosticReport {
-                codes,
-                observations,
-            } => StateKind::DiagnosticReport {
+            A::DiagnosticReport { codes, observations } => StateKind::DiagnosticReport {
                 codes: self.codes(codes),
                 observations: observations.iter().map(|o| self.obs_spec(o)).collect(),
             },
-            A::ImagingStudy {
-                procedure_code,
-                series,
-                min_series,
-                max_series,
-            } => StateKind::ImagingStudy {
+            A::ImagingStudy { procedure_code, series, min_series, max_series } => StateKind::ImagingStudy {
                 procedure_code: self.code(procedure_code),
                 series: series
                     .iter()
                     .map(|s| Series {
                         body_site: self.code(&s.body_site),
                         modality: self.code(&s.modality),
-                        instances: s
-                            .instances
-                            .iter()
-                            .map(|i| (i.title.clone(), self.code(&i.sop_class)))
-                            .collect(),
+                        instances: s.instances.iter().map(|i| (i.title.clone(), self.code(&i.sop_class))).collect(),
                         min_instances: s.min_instances,
                         max_instances: s.max_instances,
                     })
@@ -599,26 +429,16 @@ impl<'a> Lowering<'a> {
                 min_series: *min_series,
                 max_series: *max_series,
             },
-            A::Device {
-                code,
-                manufacturer,
-                model,
-                assign_to_attribute,
-            } => StateKind::Device {
+            A::Device { code, manufacturer, model, assign_to_attribute } => StateKind::Device {
                 code: self.code(code),
                 manufacturer: manufacturer.clone(),
                 model: model.clone(),
                 assign_to_attribute: self.opt_attr(assign_to_attribute),
             },
-            A::SupplyList { supplies } => StateKind::SupplyList {
-                supplies: supplies.iter().map(|(c, q)| (self.code(c), *q)).collect(),
-            },
-            A::Symptom {
-                symptom,
-                cause,
-                probability,
-                amount,
-            } => StateKind::Symptom {
+            A::SupplyList { supplies } => {
+                StateKind::SupplyList { supplies: supplies.iter().map(|(c, q)| (self.code(c), *q)).collect() }
+            }
+            A::Symptom { symptom, cause, probability, amount } => StateKind::Symptom {
                 symptom: self.lib.symptoms.intern(symptom),
                 cause: cause.clone(),
                 probability: *probability,
@@ -628,69 +448,39 @@ impl<'a> Lowering<'a> {
                 cause: cause.as_ref().map(|t| self.target(t, scope)).transpose()?,
                 delay: delay.clone(),
             },
-            A::Vaccine { codes, series } => StateKind::Vaccine {
-                codes: self.codes(codes),
-                series: *series,
-            },
-            A::Physiology {
-                alt_direct_transition,
-            } => StateKind::Physiology {
-                fallback: scope.state(alt_direct_transition)?,
-            },
+            A::Vaccine { codes, series } => StateKind::Vaccine { codes: self.codes(codes), series: *series },
+            A::Physiology { alt_direct_transition } => {
+                StateKind::Physiology { fallback: scope.state(alt_direct_transition)? }
+            }
+            A::Broken(_) => {
+                return Err(
+                    Diagnostic::unlocated(Kind::WrongType, format!("internal: state `{name}` had errors")).into()
+                );
+            }
         })
     }
 
     fn cond(&mut self, l: &ast::Logic, scope: &Scope) -> Result<Cond> {
         use ast::LogicKind as L;
-        let all = |this: &mut Self, cs: &[ast::Logic]| {
-            cs.iter()
-                .map(|c| this.cond(c, scope))
-                .collect::<Result<Vec<_>>>()
-        };
+        let all =
+            |this: &mut Self, cs: &[ast::Logic]| cs.iter().map(|c| this.cond(c, scope)).collect::<Result<Vec<_>>>();
         Ok(match &l.kind {
             L::And(cs) => Cond::And(all(self, cs)?),
             L::Or(cs) => Cond::Or(all(self, cs)?),
             L::Not(c) => Cond::Not(Box::new(self.cond(c, scope)?)),
-            L::AtLeast {
-                minimum,
-                conditions,
-            } => Cond::AtLeast(*minimum, all(self, conditions)?),
-            L::AtMost {
-                maximum,
-                conditions,
-            } => Cond::AtMost(*maximum, all(self, conditions)?),
+            L::AtLeast { minimum, conditions } => Cond::AtLeast(*minimum, all(self, conditions)?),
+            L::AtMost { maximum, conditions } => Cond::AtMost(*maximum, all(self, conditions)?),
             L::True => Cond::True,
             L::False => Cond::False,
             L::Gender(s) => Cond::Gender(*s),
-            L::Age {
-                operator,
-                quantity,
-                unit,
-            } => Cond::Age {
-                operator: *operator,
-                quantity: *quantity,
-                unit: *unit,
-            },
-            L::Date { operator, date } => Cond::Date {
-                operator: *operator,
-                date: date.clone(),
-            },
+            L::Age { operator, quantity, unit } => Cond::Age { operator: *operator, quantity: *quantity, unit: *unit },
+            L::Date { operator, date } => Cond::Date { operator: *operator, date: date.clone() },
             L::SocioeconomicStatus(c) => Cond::SocioeconomicStatus(*c),
             L::Race(r) => Cond::Race(r.to_lowercase()),
-            L::Symptom {
-                symptom,
-                operator,
-                value,
-            } => Cond::Symptom {
-                symptom: self.lib.symptoms.intern(symptom),
-                operator: *operator,
-                value: *value,
-            },
-            L::Observation {
-                target,
-                operator,
-                value,
-            } => Cond::Observation {
+            L::Symptom { symptom, operator, value } => {
+                Cond::Symptom { symptom: self.lib.symptoms.intern(symptom), operator: *operator, value: *value }
+            }
+            L::Observation { target, operator, value } => Cond::Observation {
                 target: self.target(target, scope)?,
                 operator: *operator,
                 value: value.as_ref().map(|v| match v {
@@ -698,37 +488,21 @@ impl<'a> Lowering<'a> {
                     ast::ObservationValue::Code(c) => ObsValue::Code(self.code(c)),
                 }),
             },
-            L::VitalSign {
-                vital_sign,
-                operator,
-                value,
-            } => Cond::VitalSign {
-                vital_sign: *vital_sign,
-                operator: *operator,
-                value: *value,
-            },
+            L::VitalSign { vital_sign, operator, value } => {
+                Cond::VitalSign { vital_sign: *vital_sign, operator: *operator, value: *value }
+            }
             L::ActiveCondition(t) => Cond::ActiveCondition(self.target(t, scope)?),
             L::ActiveMedication(t) => Cond::ActiveMedication(self.target(t, scope)?),
             L::ActiveCarePlan(t) => Cond::ActiveCarePlan(self.target(t, scope)?),
             L::ActiveAllergy(t) => Cond::ActiveAllergy(self.target(t, scope)?),
-            L::PriorState {
-                name,
-                since,
-                within,
-            } => Cond::PriorState {
+            L::PriorState { name, since, within } => Cond::PriorState {
                 state: scope.state(name)?,
                 since: since.as_ref().map(|s| scope.state(s)).transpose()?,
                 within_ms: within.map(|(q, unit)| (q * unit.millis()) as i64),
             },
-            L::Attribute {
-                attribute,
-                operator,
-                value,
-            } => Cond::Attribute {
-                attribute: self.attr(attribute),
-                operator: *operator,
-                value: value.clone(),
-            },
+            L::Attribute { attribute, operator, value } => {
+                Cond::Attribute { attribute: self.attr(attribute), operator: *operator, value: value.clone() }
+            }
         })
     }
 }
@@ -745,35 +519,22 @@ fn edge_labels(t: &ast::Transition) -> Vec<(&ast::StateRef, EdgeLabel)> {
                     &o.to,
                     o.condition
                         .as_ref()
-                        .map_or(EdgeLabel::Condition("otherwise".into()), |c| {
-                            EdgeLabel::Condition(describe(c))
-                        }),
+                        .map_or(EdgeLabel::Condition("otherwise".into()), |c| EdgeLabel::Condition(describe(c))),
                 )
             })
             .collect(),
         ast::Transition::Complex(options) => options
             .iter()
             .flat_map(|o| {
-                let c = o
-                    .condition
-                    .as_ref()
-                    .map_or_else(|| "otherwise".to_owned(), describe);
+                let c = o.condition.as_ref().map_or_else(|| "otherwise".to_owned(), describe);
                 match &o.then {
                     ast::ComplexTarget::Direct(to) => vec![(to, EdgeLabel::Condition(c))],
                     ast::ComplexTarget::Distributed(ws) => weighted_labels(ws, Some(c)),
                 }
             })
             .collect(),
-        ast::Transition::LookupTable(lt) => lt
-            .options
-            .iter()
-            .map(|o| (&o.to, EdgeLabel::Lookup))
-            .collect(),
-        ast::Transition::TypeOfCare {
-            ambulatory,
-            emergency,
-            telemedicine,
-        } => vec![
+        ast::Transition::LookupTable(lt) => lt.options.iter().map(|o| (&o.to, EdgeLabel::Lookup)).collect(),
+        ast::Transition::TypeOfCare { ambulatory, emergency, telemedicine } => vec![
             (ambulatory, EdgeLabel::TypeOfCare("ambulatory")),
             (emergency, EdgeLabel::TypeOfCare("emergency")),
             (telemedicine, EdgeLabel::TypeOfCare("telemedicine")),
@@ -781,20 +542,13 @@ fn edge_labels(t: &ast::Transition) -> Vec<(&ast::StateRef, EdgeLabel)> {
     }
 }
 
-fn weighted_labels(
-    ws: &[ast::Weighted],
-    condition: Option<String>,
-) -> Vec<(&ast::StateRef, EdgeLabel)> {
+fn weighted_labels(ws: &[ast::Weighted], condition: Option<String>) -> Vec<(&ast::StateRef, EdgeLabel)> {
     ws.iter()
         .map(|w| {
             let label = match (&w.weight, &condition) {
                 (ast::Weight::Fixed(p), None) => EdgeLabel::Probability(p.value),
-                (ast::Weight::Fixed(p), Some(c)) => {
-                    EdgeLabel::Condition(format!("{c}: {}", percent(p.value)))
-                }
-                (ast::Weight::Attribute { attribute, .. }, _) => {
-                    EdgeLabel::Attribute(attribute.clone())
-                }
+                (ast::Weight::Fixed(p), Some(c)) => EdgeLabel::Condition(format!("{c}: {}", percent(p.value))),
+                (ast::Weight::Attribute { attribute, .. }, _) => EdgeLabel::Attribute(attribute.clone()),
             };
             (&w.to, label)
         })
@@ -831,22 +585,12 @@ pub fn describe(l: &ast::Logic) -> String {
         L::And(cs) => format!("({})", join(cs, " and ")),
         L::Or(cs) => format!("({})", join(cs, " or ")),
         L::Not(c) => format!("not {}", describe(c)),
-        L::AtLeast {
-            minimum,
-            conditions,
-        } => format!("at least {minimum} of ({})", join(conditions, ", ")),
-        L::AtMost {
-            maximum,
-            conditions,
-        } => format!("at most {maximum} of ({})", join(conditions, ", ")),
+        L::AtLeast { minimum, conditions } => format!("at least {minimum} of ({})", join(conditions, ", ")),
+        L::AtMost { maximum, conditions } => format!("at most {maximum} of ({})", join(conditions, ", ")),
         L::True => "true".into(),
         L::False => "false".into(),
         L::Gender(s) => format!("gender = {}", s.as_str()),
-        L::Age {
-            operator,
-            quantity,
-            unit,
-        } => format!("age {} {quantity} {}", operator.as_str(), unit.as_str()),
+        L::Age { operator, quantity, unit } => format!("age {} {quantity} {}", operator.as_str(), unit.as_str()),
         L::Date { operator, date } => match date {
             ast::DateSpec::Year(y) => format!("year {} {y}", operator.as_str()),
             ast::DateSpec::Month(m) => format!("month {} {m}", operator.as_str()),
@@ -854,30 +598,18 @@ pub fn describe(l: &ast::Logic) -> String {
         },
         L::SocioeconomicStatus(c) => format!("SES = {}", c.as_str()),
         L::Race(r) => format!("race = {r}"),
-        L::Symptom {
-            symptom,
-            operator,
-            value,
-        } => format!("{symptom} {} {value}", operator.as_str()),
-        L::Observation {
-            target: t,
-            operator,
-            value,
-        } => {
+        L::Symptom { symptom, operator, value } => format!("{symptom} {} {value}", operator.as_str()),
+        L::Observation { target: t, operator, value } => {
             let v = match value {
                 Some(ast::ObservationValue::Literal(l)) => literal(l),
                 Some(ast::ObservationValue::Code(c)) => c.display.clone(),
                 None => String::new(),
             };
-            format!("obs {} {} {v}", target(t), operator.as_str())
-                .trim_end()
-                .to_owned()
+            format!("obs {} {} {v}", target(t), operator.as_str()).trim_end().to_owned()
         }
-        L::VitalSign {
-            vital_sign,
-            operator,
-            value,
-        } => format!("{} {} {value}", vital_sign.as_str(), operator.as_str()),
+        L::VitalSign { vital_sign, operator, value } => {
+            format!("{} {} {value}", vital_sign.as_str(), operator.as_str())
+        }
         L::ActiveCondition(t) => format!("active condition {}", target(t)),
         L::ActiveMedication(t) => format!("active medication {}", target(t)),
         L::ActiveCarePlan(t) => format!("active careplan {}", target(t)),
@@ -886,10 +618,6 @@ pub fn describe(l: &ast::Logic) -> String {
             Some((q, u)) => format!("visited {} within {q} {}", name.name, u.as_str()),
             None => format!("visited {}", name.name),
         },
-        L::Attribute {
-            attribute,
-            operator,
-            value,
-        } => format!("{attribute} {} {}", operator.as_str(), literal(value)),
+        L::Attribute { attribute, operator, value } => format!("{attribute} {} {}", operator.as_str(), literal(value)),
     }
 }

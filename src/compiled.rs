@@ -12,8 +12,8 @@
 //! per-patient state.
 
 use crate::ast::{
-    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Literal,
-    Operator, SesCategory, Severity, Sex, Telemedicine, TimeUnit, VitalSign,
+    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Literal, Operator, SesCategory,
+    Severity, Sex, Telemedicine, TimeUnit, VitalSign,
 };
 use petgraph::graph::{Graph, NodeIndex};
 use std::collections::HashMap;
@@ -101,10 +101,7 @@ pub struct Library {
 
 impl Library {
     pub fn module_by_path(&self, path: &str) -> Option<ModuleId> {
-        self.modules
-            .binary_search_by(|m| m.path.as_str().cmp(path))
-            .ok()
-            .map(|i| ModuleId(i as u32))
+        self.modules.binary_search_by(|m| m.path.as_str().cmp(path)).ok().map(|i| ModuleId(i as u32))
     }
 
     pub fn module(&self, id: ModuleId) -> &Module {
@@ -117,11 +114,7 @@ impl Library {
 
     /// Top-level modules (not submodules), in run order.
     pub fn top_level(&self) -> impl Iterator<Item = (ModuleId, &Module)> {
-        self.modules
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.top_level)
-            .map(|(i, m)| (ModuleId(i as u32), m))
+        self.modules.iter().enumerate().filter(|(_, m)| m.top_level).map(|(i, m)| (ModuleId(i as u32), m))
     }
 
     /// Total number of states over all modules.
@@ -162,9 +155,7 @@ impl Module {
     }
 
     pub fn state_by_name(&self, name: &str) -> Option<StateId> {
-        self.graph
-            .node_indices()
-            .find(|&i| self.graph[i].name == name)
+        self.graph.node_indices().find(|&i| self.graph[i].name == name)
     }
 }
 
@@ -280,10 +271,7 @@ pub enum Target {
 /// Where an Observation's value comes from.
 #[derive(Debug, Clone)]
 pub enum ObsSource {
-    Amount {
-        amount: Amount,
-        decimals: Option<u32>,
-    },
+    Amount { amount: Amount, decimals: Option<u32> },
     Text(String),
     Attribute(Symbol),
     VitalSign(VitalSign),
@@ -305,18 +293,11 @@ pub struct ObservationSpec {
 pub enum SetValue {
     Remove,
     Literal(Literal),
-    Range {
-        low: f64,
-        high: f64,
-        decimals: Option<u32>,
-    },
+    Range { low: f64, high: f64, decimals: Option<u32> },
     Distribution(Distribution),
     Code(CodeId),
     CopyAttribute(Symbol),
-    Series {
-        values: Vec<f64>,
-        period: f64,
-    },
+    Series { values: Vec<f64>, period: f64 },
 }
 
 #[derive(Debug, Clone)]

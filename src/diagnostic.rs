@@ -132,10 +132,7 @@ impl Diagnostic {
     pub fn lenient(mut self, dialect: crate::ast::Dialect) -> Diagnostic {
         if dialect == crate::ast::Dialect::Synthea && self.severity == Severity::Error {
             self.severity = Severity::Warning;
-            self.notes.push(
-                "Synthea's engine tolerates this in JSON modules; in YAML modules it is an error"
-                    .into(),
-            );
+            self.notes.push("Synthea's engine tolerates this in JSON modules; in YAML modules it is an error".into());
         }
         self
     }
@@ -161,11 +158,7 @@ impl Diagnostic {
     }
 
     /// Adds a "did you mean" help if one of `candidates` is close to `got`.
-    pub fn suggest<'a>(
-        self,
-        got: &str,
-        candidates: impl IntoIterator<Item = &'a str>,
-    ) -> Diagnostic {
+    pub fn suggest<'a>(self, got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Diagnostic {
         match did_you_mean(got, candidates) {
             Some(best) => self.help(format!("did you mean `{best}`?")),
             None => self,
@@ -173,31 +166,31 @@ impl Diagnostic {
     }
 }
 
-/// The candidate closest to `got`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    got: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let folded = fold(got);
-    let mut best: Option<(f64, &str)> = None;
+/// The candidate closest to `got`, if it is close enough to be a likely typo: at most one
+/// edit (insertion, deletion, substitution or transposition) per six characters, ignoring case.
+pub fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let got_lower = got.to_lowercase();
+    let allowed = (got.chars().count() / 6).max(1);
+    let sorted = |s: &str| {
+        let mut chars: Vec<char> = s.chars().collect();
+        chars.sort_unstable();
+        chars
+    };
+    let got_sorted = sorted(&got_lower);
+    // Ties go to the candidate of the same length, then to one with the same letters.
+    let mut best: Option<((usize, usize, bool), &str)> = None;
     for candidate in candidates {
-        let score = if fold(candidate) == folded {
-            1.0
-        } else {
-            strsim::jaro_winkler(&folded, &fold(candidate))
-        };
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, candidate));
+        if candidate == got {
+            continue;
+        }
+        let lower = candidate.to_lowercase();
+        let distance = strsim::damerau_levenshtein(&got_lower, &lower);
+        let key = (distance, got_lower.len().abs_diff(lower.len()), sorted(&lower) != got_sorted);
+        if distance <= allowed && best.is_none_or(|(k, _)| key < k) {
+            best = Some((key, candidate));
         }
     }
-    best.filter(|(score, _)| *score >= 0.85).map(|(_, c)| c)
-}
-
-fn fold(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    best.map(|(_, c)| c)
 }
 
 /// The diagnostics of one run, in the order they were found.
@@ -232,17 +225,11 @@ impl Diagnostics {
     }
 
     pub fn errors(&self) -> usize {
-        self.list
-            .iter()
-            .filter(|d| d.severity() == Severity::Error)
-            .count()
+        self.list.iter().filter(|d| d.severity() == Severity::Error).count()
     }
 
     pub fn warnings(&self) -> usize {
-        self.list
-            .iter()
-            .filter(|d| d.severity() == Severity::Warning)
-            .count()
+        self.list.iter().filter(|d| d.severity() == Severity::Warning).count()
     }
 
     pub fn has_errors(&self) -> bool {
@@ -251,8 +238,7 @@ impl Diagnostics {
 
     /// Sorts by file and position, so output does not depend on the order checks ran in.
     pub fn sort(&mut self) {
-        self.list
-            .sort_by_key(|d| (d.span.map(|s| (s.file, s.start)), d.severity(), d.kind));
+        self.list.sort_by_key(|d| (d.span.map(|s| (s.file, s.start)), d.severity(), d.kind));
     }
 
     /// Counts per severity and kind, errors first, then in kind order.
@@ -260,11 +246,7 @@ impl Diagnostics {
         let mut out = Vec::new();
         for severity in [Severity::Error, Severity::Warning] {
             for &k in Kind::ALL {
-                let n = self
-                    .list
-                    .iter()
-                    .filter(|d| d.kind == k && d.severity == severity)
-                    .count();
+                let n = self.list.iter().filter(|d| d.kind == k && d.severity == severity).count();
                 if n > 0 {
                     out.push((severity, k, n));
                 }
@@ -299,16 +281,9 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<crate::source::FileId> {
     for (span, label) in &d.secondary {
         labels.push(cs::Label::secondary(span.file, span.range()).with_message(label));
     }
-    let notes = d
-        .help
-        .iter()
-        .map(|h| format!("help: {h}"))
-        .chain(d.notes.iter().map(|n| format!("note: {n}")))
-        .collect();
-    base.with_code(d.kind.name())
-        .with_message(&d.message)
-        .with_labels(labels)
-        .with_notes(notes)
+    let notes =
+        d.help.iter().map(|h| format!("help: {h}")).chain(d.notes.iter().map(|n| format!("note: {n}"))).collect();
+    base.with_code(d.kind.name()).with_message(&d.message).with_labels(labels).with_notes(notes)
 }
 
 /// Renders one diagnostic as plain text (no colour).
@@ -322,13 +297,7 @@ pub fn render(sources: &Sources, d: &Diagnostic, style: Style) -> String {
             let mut out = String::new();
             if let Some(span) = d.span {
                 let lc = sources.line_col(span);
-                let _ = write!(
-                    out,
-                    "{}:{}:{}: ",
-                    sources.name(span.file),
-                    lc.line,
-                    lc.column
-                );
+                let _ = write!(out, "{}:{}:{}: ", sources.name(span.file), lc.line, lc.column);
             }
             let _ = writeln!(out, "{severity}[{}]: {}", d.kind.name(), d.message);
             out

@@ -51,12 +51,9 @@ fn fill(kind: &StateKind) -> &'static str {
 
 /// One line under the state's name saying what it does, when that is short to say.
 fn detail(lib: &Library, kind: &StateKind) -> Option<String> {
-    let first_code =
-        |codes: &[crate::compiled::CodeId]| codes.first().map(|&c| lib.code(c).display.clone());
+    let first_code = |codes: &[crate::compiled::CodeId]| codes.first().map(|&c| lib.code(c).display.clone());
     match kind {
-        StateKind::ConditionOnset(o) | StateKind::AllergyOnset { onset: o, .. } => {
-            first_code(&o.codes)
-        }
+        StateKind::ConditionOnset(o) | StateKind::AllergyOnset { onset: o, .. } => first_code(&o.codes),
         StateKind::MedicationOrder { codes, .. }
         | StateKind::CarePlanStart { codes, .. }
         | StateKind::Procedure { codes, .. }
@@ -102,10 +99,7 @@ pub fn to_dot(lib: &Library, module: &Module) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&module.name));
     let _ = writeln!(out, "  rankdir=TB;");
-    let _ = writeln!(
-        out,
-        "  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=11];"
-    );
+    let _ = writeln!(out, "  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=11];");
     let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];");
     for id in module.graph.node_indices() {
         let state = &module.graph[id];
@@ -113,12 +107,7 @@ pub fn to_dot(lib: &Library, module: &Module) -> String {
         if let Some(d) = detail(lib, &state.kind) {
             let _ = write!(label, "\\n{}", dot_escape(&d));
         }
-        let _ = writeln!(
-            out,
-            "  s{} [label=\"{label}\", fillcolor=\"{}\"];",
-            id.index(),
-            fill(&state.kind)
-        );
+        let _ = writeln!(out, "  s{} [label=\"{label}\", fillcolor=\"{}\"];", id.index(), fill(&state.kind));
     }
     for e in module.graph.edge_references() {
         let text = edge_text(e.weight());
@@ -139,10 +128,7 @@ pub fn to_dot(lib: &Library, module: &Module) -> String {
 }
 
 fn mermaid_escape(s: &str) -> String {
-    s.replace('"', "#quot;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
-        .replace('|', "#124;")
+    s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;").replace('|', "#124;")
 }
 
 /// The module as a Mermaid flowchart (renders on GitHub and in most Markdown viewers).
@@ -151,11 +137,7 @@ pub fn to_mermaid(lib: &Library, module: &Module) -> String {
     let mut classes: Vec<(&'static str, Vec<usize>)> = Vec::new();
     for id in module.graph.node_indices() {
         let state = &module.graph[id];
-        let mut label = format!(
-            "{}<br/><i>{}</i>",
-            mermaid_escape(&state.name),
-            state.kind.type_name()
-        );
+        let mut label = format!("{}<br/><i>{}</i>", mermaid_escape(&state.name), state.kind.type_name());
         if let Some(d) = detail(lib, &state.kind) {
             let _ = write!(label, "<br/>{}", mermaid_escape(&d));
         }
@@ -171,22 +153,13 @@ pub fn to_mermaid(lib: &Library, module: &Module) -> String {
         if text.is_empty() {
             let _ = writeln!(out, "  s{} --> s{}", e.source().index(), e.target().index());
         } else {
-            let _ = writeln!(
-                out,
-                "  s{} -->|\"{}\"| s{}",
-                e.source().index(),
-                mermaid_escape(&text),
-                e.target().index()
-            );
+            let _ =
+                writeln!(out, "  s{} -->|\"{}\"| s{}", e.source().index(), mermaid_escape(&text), e.target().index());
         }
     }
     for (i, (color, ids)) in classes.iter().enumerate() {
         let _ = writeln!(out, "  classDef c{i} fill:{color},stroke:#666");
-        let list = ids
-            .iter()
-            .map(|n| format!("s{n}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = ids.iter().map(|n| format!("s{n}")).collect::<Vec<_>>().join(",");
         let _ = writeln!(out, "  class {list} c{i}");
     }
     out
@@ -199,9 +172,7 @@ pub fn to_svg(lib: &Library, module: &Module) -> Result<String, String> {
     // there as an error instead of aborting the command.
     std::panic::catch_unwind(|| {
         let mut parser = layout::gv::DotParser::new(&dot);
-        let graph = parser
-            .process()
-            .map_err(|e| format!("cannot lay out the graph: {e}"))?;
+        let graph = parser.process().map_err(|e| format!("cannot lay out the graph: {e}"))?;
         let mut builder = layout::gv::GraphBuilder::new();
         builder.visit_graph(&graph);
         let mut visual = builder.get();
@@ -209,12 +180,7 @@ pub fn to_svg(lib: &Library, module: &Module) -> Result<String, String> {
         visual.do_it(false, false, false, &mut svg);
         Ok(svg.finalize())
     })
-    .unwrap_or_else(|_| {
-        Err(
-            "the layout engine failed on this graph; use `--format dot` with Graphviz instead"
-                .into(),
-        )
-    })
+    .unwrap_or_else(|_| Err("the layout engine failed on this graph; use `--format dot` with Graphviz instead".into()))
 }
 
 /// Renders in the requested format.

@@ -83,12 +83,8 @@ impl Tree for DirTree {
 
     fn read(&self, rel: &str) -> std::io::Result<String> {
         let bytes = std::fs::read(self.root.join(rel))?;
-        String::from_utf8(bytes).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the file is not UTF-8 text",
-            )
-        })
+        String::from_utf8(bytes)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is not UTF-8 text"))
     }
 
     fn exists(&self, rel: &str) -> bool {
@@ -100,18 +96,27 @@ impl Tree for DirTree {
     }
 }
 
-/// Files compiled into the binary: `(relative path, text)` pairs.
-#[derive(Debug, Clone, Copy)]
-pub struct EmbeddedTree {
-    pub files: &'static [(&'static str, &'static str)],
+/// Files held in memory as `(relative path, text)` pairs: the library compiled into the
+/// binary, or modules a test or tool builds on the fly.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTree {
+    /// Shown before relative paths in diagnostics, e.g. `<embedded>`.
+    pub label: String,
+    pub files: Vec<(String, String)>,
 }
 
-impl Tree for EmbeddedTree {
+impl MemoryTree {
+    pub fn new(label: impl Into<String>, files: impl IntoIterator<Item = (String, String)>) -> MemoryTree {
+        MemoryTree { label: label.into(), files: files.into_iter().collect() }
+    }
+}
+
+impl Tree for MemoryTree {
     fn module_files(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .files
             .iter()
-            .map(|(p, _)| (*p).to_owned())
+            .map(|(p, _)| p.clone())
             .filter(|p| has_module_extension(p) && !p.starts_with(LOOKUP_DIR))
             .collect();
         out.sort();
@@ -120,12 +125,8 @@ impl Tree for EmbeddedTree {
 
     fn table_files(&self) -> Vec<String> {
         let prefix = format!("{LOOKUP_DIR}/");
-        let mut out: Vec<String> = self
-            .files
-            .iter()
-            .filter_map(|(p, _)| p.strip_prefix(&prefix))
-            .map(str::to_owned)
-            .collect();
+        let mut out: Vec<String> =
+            self.files.iter().filter_map(|(p, _)| p.strip_prefix(&prefix)).map(str::to_owned).collect();
         out.sort();
         out
     }
@@ -133,34 +134,26 @@ impl Tree for EmbeddedTree {
     fn read(&self, rel: &str) -> std::io::Result<String> {
         self.files
             .iter()
-            .find(|(p, _)| *p == rel)
-            .map(|(_, t)| (*t).to_owned())
-            .ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::NotFound, "not in the embedded library")
-            })
+            .find(|(p, _)| p == rel)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file in memory"))
     }
 
     fn exists(&self, rel: &str) -> bool {
-        self.files.iter().any(|(p, _)| *p == rel)
+        self.files.iter().any(|(p, _)| p == rel)
     }
 
     fn display(&self, rel: &str) -> String {
-        format!("<embedded>/{rel}")
+        if self.label.is_empty() { rel.to_owned() } else { format!("{}/{rel}", self.label) }
     }
 }
 
 fn has_module_extension(name: &str) -> bool {
-    Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| MODULE_EXTENSIONS.contains(&e))
+    Path::new(name).extension().and_then(|e| e.to_str()).is_some_and(|e| MODULE_EXTENSIONS.contains(&e))
 }
 
 fn strip_module_extension(rel: &str) -> &str {
-    MODULE_EXTENSIONS
-        .iter()
-        .find_map(|ext| rel.strip_suffix(ext).and_then(|r| r.strip_suffix('.')))
-        .unwrap_or(rel)
+    MODULE_EXTENSIONS.iter().find_map(|ext| rel.strip_suffix(ext).and_then(|r| r.strip_suffix('.'))).unwrap_or(rel)
 }
 
 /// What to load from one tree.
@@ -177,38 +170,19 @@ impl Request {
     pub fn for_path(path: &Path) -> std::io::Result<Request> {
         let meta = std::fs::metadata(path)?;
         if meta.is_dir() {
-            return Ok(Request {
-                tree: Box::new(DirTree {
-                    root: path.to_path_buf(),
-                }),
-                only: None,
-            });
+            return Ok(Request { tree: Box::new(DirTree { root: path.to_path_buf() }), only: None });
         }
         let parent = path.parent().map_or_else(
             || PathBuf::from("."),
             |p| {
-                if p.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    p.to_path_buf()
-                }
+                if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() }
             },
         );
-        let root = parent
-            .ancestors()
-            .take(4)
-            .find(|a| a.join(LOOKUP_DIR).is_dir())
-            .map_or(parent.clone(), Path::to_path_buf);
+        let root =
+            parent.ancestors().take(4).find(|a| a.join(LOOKUP_DIR).is_dir()).map_or(parent.clone(), Path::to_path_buf);
         let rel = path.strip_prefix(&root).unwrap_or(path);
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        Ok(Request {
-            tree: Box::new(DirTree { root }),
-            only: Some(vec![rel]),
-        })
+        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        Ok(Request { tree: Box::new(DirTree { root }), only: Some(vec![rel]) })
     }
 }
 
@@ -228,10 +202,7 @@ pub struct ModuleSet {
 
 impl ModuleSet {
     pub fn module(&self, path: &str) -> Option<&ast::Module> {
-        self.modules
-            .binary_search_by(|m| m.path.as_str().cmp(path))
-            .ok()
-            .map(|i| &self.modules[i])
+        self.modules.binary_search_by(|m| m.path.as_str().cmp(path)).ok().map(|i| &self.modules[i])
     }
 
     pub fn top_level(&self) -> impl Iterator<Item = &ast::Module> {
@@ -256,10 +227,10 @@ pub fn load(requests: &[Request]) -> ModuleSet {
             None => tree.table_files().into_iter().collect(),
         };
         while let Some(rel) = queue.pop() {
-            let path = strip_module_extension(&rel).to_owned();
-            if !seen.insert(path.clone()) {
+            if !seen.insert(rel.clone()) {
                 continue;
             }
+            let path = strip_module_extension(&rel).to_owned();
             let display = tree.display(&rel);
             if let Some(first) = owner.get(&path) {
                 set.diagnostics.push(
@@ -274,39 +245,25 @@ pub fn load(requests: &[Request]) -> ModuleSet {
             let text = match tree.read(&rel) {
                 Ok(t) => t,
                 Err(e) => {
-                    set.diagnostics.push(Diagnostic::unlocated(
-                        Kind::Io,
-                        format!("cannot read {display}: {e}"),
-                    ));
+                    set.diagnostics.push(Diagnostic::unlocated(Kind::Io, format!("cannot read {display}: {e}")));
                     continue;
                 }
             };
             set.files_read += 1;
             owner.insert(path.clone(), display.clone());
             let file = set.sources.add(display, text);
-            let Some(root) = syntax::parse(
-                &set.sources,
-                file,
-                Format::from_path(&rel),
-                &mut set.diagnostics,
-            ) else {
+            let Some(root) = syntax::parse(&set.sources, file, Format::from_path(&rel), &mut set.diagnostics) else {
                 continue;
             };
             let format = Format::from_path(&rel);
-            let dialect = if format == Format::Json {
-                ast::Dialect::Synthea
-            } else {
-                ast::Dialect::Strict
-            };
+            let dialect = if format == Format::Json { ast::Dialect::Synthea } else { ast::Dialect::Strict };
             let Some(module) = parse_module(&root, &path, dialect, &mut set.diagnostics) else {
                 continue;
             };
             for state in &module.states {
                 if let ast::StateKind::CallSubmodule { submodule } = &state.kind
-                    && let Some(file) = MODULE_EXTENSIONS
-                        .iter()
-                        .map(|e| format!("{}.{e}", submodule.name))
-                        .find(|f| tree.exists(f))
+                    && let Some(file) =
+                        MODULE_EXTENSIONS.iter().map(|e| format!("{}.{e}", submodule.name)).find(|f| tree.exists(f))
                 {
                     queue.push(file);
                 }
@@ -334,10 +291,9 @@ pub fn load(requests: &[Request]) -> ModuleSet {
                         set.tables.insert(name, table);
                     }
                 }
-                Err(e) => set.diagnostics.push(Diagnostic::unlocated(
-                    Kind::Io,
-                    format!("cannot read {}: {e}", tree.display(&rel)),
-                )),
+                Err(e) => set
+                    .diagnostics
+                    .push(Diagnostic::unlocated(Kind::Io, format!("cannot read {}: {e}", tree.display(&rel)))),
             }
         }
     }

@@ -27,17 +27,9 @@ pub struct Cell {
 }
 
 /// Reads a lookup table; problems go to `diags` and yield `None`.
-pub fn read_table(
-    name: &str,
-    file: FileId,
-    text: &str,
-    diags: &mut Diagnostics,
-) -> Option<RawTable> {
+pub fn read_table(name: &str, file: FileId, text: &str, diags: &mut Diagnostics) -> Option<RawTable> {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&text.as_bytes()[bom..]);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&text.as_bytes()[bom..]);
     let mut header: Option<Vec<Cell>> = None;
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -46,12 +38,8 @@ pub fn read_table(
             Err(e) => {
                 let at = e.position().map_or(0, |p| p.byte() as usize) + bom;
                 diags.push(
-                    Diagnostic::new(
-                        Kind::BadLookupTable,
-                        Span::new(file, at..at + 1),
-                        format!("invalid CSV: {e}"),
-                    )
-                    .label("here"),
+                    Diagnostic::new(Kind::BadLookupTable, Span::new(file, at..at + 1), format!("invalid CSV: {e}"))
+                        .label("here"),
                 );
                 return None;
             }
@@ -62,10 +50,7 @@ pub fn read_table(
             .enumerate()
             .map(|(i, text)| {
                 let r = record.range(i).unwrap_or(0..0);
-                Cell {
-                    text: text.trim().to_owned(),
-                    span: Span::new(file, start + r.start..start + r.end),
-                }
+                Cell { text: text.trim().to_owned(), span: Span::new(file, start + r.start..start + r.end) }
             })
             .collect();
         if cells.iter().all(|c| c.text.is_empty()) {
@@ -80,11 +65,7 @@ pub fn read_table(
                         Diagnostic::new(
                             Kind::BadLookupTable,
                             line_span,
-                            format!(
-                                "row has {} columns, the header has {}",
-                                cells.len(),
-                                h.len()
-                            ),
+                            format!("row has {} columns, the header has {}", cells.len(), h.len()),
                         )
                         .label("wrong number of columns"),
                     );
@@ -96,21 +77,12 @@ pub fn read_table(
     }
     let Some(header) = header else {
         diags.push(
-            Diagnostic::new(
-                Kind::BadLookupTable,
-                Span::new(file, 0..0),
-                format!("lookup table `{name}` is empty"),
-            )
-            .label("expected a header row"),
+            Diagnostic::new(Kind::BadLookupTable, Span::new(file, 0..0), format!("lookup table `{name}` is empty"))
+                .label("expected a header row"),
         );
         return None;
     };
-    Some(RawTable {
-        name: name.to_owned(),
-        file,
-        header,
-        rows,
-    })
+    Some(RawTable { name: name.to_owned(), file, header, rows })
 }
 
 /// A match key of one row.

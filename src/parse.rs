@@ -28,12 +28,7 @@ pub const MAX_GMF_VERSION: f64 = 2.0;
 
 /// Reads one module. `path` is its library-relative path without extension. Returns `None`
 /// only when the document is not a module at all (not a mapping, no `states`).
-pub fn parse_module(
-    root: &Node,
-    path: &str,
-    dialect: Dialect,
-    diags: &mut Diagnostics,
-) -> Option<Module> {
+pub fn parse_module(root: &Node, path: &str, dialect: Dialect, diags: &mut Diagnostics) -> Option<Module> {
     let mut cx = Cx { diags, dialect };
     let mut f = cx.fields(root, "module")?;
     let name_node = f.take("name");
@@ -41,13 +36,9 @@ pub fn parse_module(
         Some(n) => cx.str_value(n, "module `name`").unwrap_or_default(),
         None => {
             cx.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    start_of(root.span),
-                    "module has no `name`",
-                )
-                .label("a module needs a name")
-                .help("add `name: <Module Name>` at the top level"),
+                Diagnostic::new(Kind::MissingField, start_of(root.span), "module has no `name`")
+                    .label("a module needs a name")
+                    .help("add `name: <Module Name>` at the top level"),
             );
             String::new()
         }
@@ -56,9 +47,7 @@ pub fn parse_module(
     let description = cx.opt_string(&mut f, "description");
     let remarks = cx.remarks(&mut f);
     let sources = match f.take("sources") {
-        Some(n) => cx.list(n, "`sources`", |cx, item| {
-            cx.str_value(item, "a source citation")
-        }),
+        Some(n) => cx.list(n, "`sources`", |cx, item| cx.str_value(item, "a source citation")),
         None => Vec::new(),
     };
     let gmf_version = match f.take("gmf_version") {
@@ -66,13 +55,9 @@ pub fn parse_module(
             let v = cx.num_value(n, "`gmf_version`").unwrap_or(1.0);
             if v > MAX_GMF_VERSION {
                 cx.push(
-                    Diagnostic::new(
-                        Kind::UnsupportedVersion,
-                        n.span,
-                        format!("`gmf_version` {v} is not supported"),
-                    )
-                    .label("newer than this ehrsim understands")
-                    .help(format!("ehrsim reads GMF versions up to {MAX_GMF_VERSION}")),
+                    Diagnostic::new(Kind::UnsupportedVersion, n.span, format!("`gmf_version` {v} is not supported"))
+                        .label("newer than this ehrsim understands")
+                        .help(format!("ehrsim reads GMF versions up to {MAX_GMF_VERSION}")),
                 );
             }
             v
@@ -84,13 +69,9 @@ pub fn parse_module(
         Some(node) => cx.states(node),
         None => {
             cx.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    start_of(root.span),
-                    "module has no `states`",
-                )
-                .label("a module needs states")
-                .help("add a `states` mapping with at least an `Initial` and a `Terminal` state"),
+                Diagnostic::new(Kind::MissingField, start_of(root.span), "module has no `states`")
+                    .label("a module needs states")
+                    .help("add a `states` mapping with at least an `Initial` and a `Terminal` state"),
             );
             Vec::new()
         }
@@ -113,10 +94,7 @@ pub fn parse_module(
 }
 
 fn start_of(span: Span) -> Span {
-    Span {
-        end: span.start,
-        ..span
-    }
+    Span { end: span.start, ..span }
 }
 
 /// A mapping being read: remembers which keys were asked for, so the rest can be reported.
@@ -143,11 +121,7 @@ impl<'n> Fields<'n> {
 
     /// The key's span, for labels that point at a field name.
     fn key_span(&self, key: &str) -> Option<Span> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.key == key)
-            .map(|e| e.key_span)
+        self.entries.iter().rev().find(|e| e.key == key).map(|e| e.key_span)
     }
 
     fn has(&self, key: &str) -> bool {
@@ -174,13 +148,9 @@ impl<'n> Fields<'n> {
             if self.used[i] {
                 continue;
             }
-            let d = Diagnostic::new(
-                Kind::UnknownKey,
-                e.key_span,
-                format!("unknown key `{}` in {}", e.key, self.what),
-            )
-            .label("ignored")
-            .suggest(&e.key, self.asked.iter().copied().filter(|k| !self.has(k)));
+            let d = Diagnostic::new(Kind::UnknownKey, e.key_span, format!("unknown key `{}` in {}", e.key, self.what))
+                .label("ignored")
+                .suggest(&e.key, self.asked.iter().copied().filter(|k| !self.has(k)));
             cx.push(d);
         }
     }
@@ -193,12 +163,8 @@ struct Cx<'d> {
 
 /// Describes the JSON/YAML type expected, for wrong-type messages.
 fn wrong_type(node: &Node, expected: &str, what: &str) -> Diagnostic {
-    Diagnostic::new(
-        Kind::WrongType,
-        node.span,
-        format!("{what} must be {expected}, found {}", node.type_name()),
-    )
-    .label(format!("expected {expected}"))
+    Diagnostic::new(Kind::WrongType, node.span, format!("{what} must be {expected}, found {}", node.type_name()))
+        .label(format!("expected {expected}"))
 }
 
 impl Cx<'_> {
@@ -217,34 +183,20 @@ impl Cx<'_> {
             for e in entries {
                 if let Some(first) = seen.insert(&e.key, e.key_span) {
                     self.push(
-                        Diagnostic::new(
-                            Kind::DuplicateKey,
-                            e.key_span,
-                            format!("duplicate key `{}` in {what}", e.key),
-                        )
-                        .label("this value wins")
-                        .secondary(first, "first given here")
-                        .help("remove one of the two"),
+                        Diagnostic::new(Kind::DuplicateKey, e.key_span, format!("duplicate key `{}` in {what}", e.key))
+                            .label("this value wins")
+                            .secondary(first, "first given here")
+                            .help("remove one of the two"),
                     );
                 }
             }
         }
-        Some(Fields {
-            entries,
-            used: vec![false; entries.len()],
-            asked: Vec::new(),
-            span: node.span,
-            what,
-        })
+        Some(Fields { entries, used: vec![false; entries.len()], asked: Vec::new(), span: node.span, what })
     }
 
     fn missing(&mut self, f: &Fields, key: &str, help: &str) {
-        let d = Diagnostic::new(
-            Kind::MissingField,
-            f.span,
-            format!("{} has no `{key}`", f.what),
-        )
-        .label(format!("`{key}` is required here"));
+        let d = Diagnostic::new(Kind::MissingField, f.span, format!("{} has no `{key}`", f.what))
+            .label(format!("`{key}` is required here"));
         self.push(if help.is_empty() { d } else { d.help(help) });
     }
 
@@ -265,12 +217,8 @@ impl Cx<'_> {
             Some(v) if v.is_finite() => Some(v),
             Some(_) => {
                 self.push(
-                    Diagnostic::new(
-                        Kind::ValueOutOfRange,
-                        node.span,
-                        format!("{what} must be a finite number"),
-                    )
-                    .label("too large or not a number"),
+                    Diagnostic::new(Kind::ValueOutOfRange, node.span, format!("{what} must be a finite number"))
+                        .label("too large or not a number"),
                 );
                 None
             }
@@ -295,12 +243,8 @@ impl Cx<'_> {
         let v = self.num_value(node, what)?;
         if v < 0.0 || v.fract() != 0.0 || v > f64::from(u32::MAX) {
             self.push(
-                Diagnostic::new(
-                    Kind::ValueOutOfRange,
-                    node.span,
-                    format!("{what} must be a whole number ≥ 0"),
-                )
-                .label("not a count"),
+                Diagnostic::new(Kind::ValueOutOfRange, node.span, format!("{what} must be a whole number ≥ 0"))
+                    .label("not a count"),
             );
             return None;
         }
@@ -359,12 +303,8 @@ impl Cx<'_> {
                         (Some(lo), Some(hi)) if lo <= hi => Some((lo, hi)),
                         (Some(_), Some(_)) => {
                             self.push(
-                                Diagnostic::new(
-                                    Kind::ValueOutOfRange,
-                                    t.span,
-                                    "`tunable.min` is above `tunable.max`",
-                                )
-                                .label("empty range"),
+                                Diagnostic::new(Kind::ValueOutOfRange, t.span, "`tunable.min` is above `tunable.max`")
+                                    .label("empty range"),
                             );
                             None
                         }
@@ -374,18 +314,10 @@ impl Cx<'_> {
                 None => None,
             };
             f.finish(self);
-            return Some(Param {
-                value: value?,
-                span: node.span,
-                tunable,
-            });
+            return Some(Param { value: value?, span: node.span, tunable });
         }
         let value = self.num_value(node, what)?;
-        Some(Param {
-            value,
-            span: node.span,
-            tunable: None,
-        })
+        Some(Param { value, span: node.span, tunable: None })
     }
 
     fn req_param(&mut self, f: &mut Fields, key: &'static str) -> Option<Param> {
@@ -398,12 +330,7 @@ impl Cx<'_> {
         }
     }
 
-    fn list<T>(
-        &mut self,
-        node: &Node,
-        what: &str,
-        mut item: impl FnMut(&mut Self, &Node) -> Option<T>,
-    ) -> Vec<T> {
+    fn list<T>(&mut self, node: &Node, what: &str, mut item: impl FnMut(&mut Self, &Node) -> Option<T>) -> Vec<T> {
         match &node.value {
             Value::Seq(items) => items.iter().filter_map(|n| item(self, n)).collect(),
             _ => {
@@ -416,17 +343,10 @@ impl Cx<'_> {
     fn remarks(&mut self, f: &mut Fields) -> Vec<String> {
         match f.take("remarks") {
             // Remarks are documentation: strings or a list of strings, anything else is ignored.
-            Some(Node {
-                value: Value::Str(s),
-                ..
-            }) => vec![s.clone()],
-            Some(Node {
-                value: Value::Seq(items),
-                ..
-            }) => items
-                .iter()
-                .filter_map(|n| n.as_str().map(str::to_owned))
-                .collect(),
+            Some(Node { value: Value::Str(s), .. }) => vec![s.clone()],
+            Some(Node { value: Value::Seq(items), .. }) => {
+                items.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -444,14 +364,7 @@ impl Cx<'_> {
             Some(v) => Some(v),
             None => {
                 let listed = if names.len() <= 10 {
-                    format!(
-                        "expected one of {}",
-                        names
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!("expected one of {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
                 } else {
                     format!("see the {} known values in the GMF reference", names.len())
                 };
@@ -467,43 +380,21 @@ impl Cx<'_> {
     }
 
     fn time_unit(&mut self, node: &Node) -> Option<TimeUnit> {
-        self.vocab(
-            node,
-            "time unit",
-            Kind::UnknownUnit,
-            TimeUnit::NAMES,
-            TimeUnit::parse,
-        )
+        self.vocab(node, "time unit", Kind::UnknownUnit, TimeUnit::NAMES, TimeUnit::parse)
     }
 
     fn operator(&mut self, f: &mut Fields) -> Option<Operator> {
         match f.take("operator") {
-            Some(n) => self.vocab(
-                n,
-                "operator",
-                Kind::UnknownOperator,
-                Operator::NAMES,
-                Operator::parse,
-            ),
+            Some(n) => self.vocab(n, "operator", Kind::UnknownOperator, Operator::NAMES, Operator::parse),
             None => {
-                self.missing(
-                    f,
-                    "operator",
-                    "use one of `<`, `<=`, `==`, `>=`, `>`, `!=`, `is nil`, `is not nil`",
-                );
+                self.missing(f, "operator", "use one of `<`, `<=`, `==`, `>=`, `>`, `!=`, `is nil`, `is not nil`");
                 None
             }
         }
     }
 
     fn vital_sign(&mut self, node: &Node) -> Option<VitalSign> {
-        self.vocab(
-            node,
-            "vital sign",
-            Kind::UnknownVitalSign,
-            VitalSign::NAMES,
-            VitalSign::parse,
-        )
+        self.vocab(node, "vital sign", Kind::UnknownVitalSign, VitalSign::NAMES, VitalSign::parse)
     }
 
     fn literal(&mut self, node: &Node) -> Literal {
@@ -522,10 +413,7 @@ impl Cx<'_> {
 
     fn state_ref(&mut self, node: &Node, what: &str) -> Option<StateRef> {
         let name = self.str_value(node, what)?;
-        Some(StateRef {
-            name,
-            span: node.span,
-        })
+        Some(StateRef { name, span: node.span })
     }
 
     fn opt_state_ref(&mut self, f: &mut Fields, key: &'static str) -> Option<StateRef> {
@@ -546,11 +434,7 @@ impl Cx<'_> {
 
     fn code(&mut self, node: &Node) -> Option<Code> {
         let mut f = self.fields(node, "code")?;
-        let system = self.req_string(
-            &mut f,
-            "system",
-            "for example `SNOMED-CT`, `LOINC`, `RxNorm`",
-        );
+        let system = self.req_string(&mut f, "system", "for example `SNOMED-CT`, `LOINC`, `RxNorm`");
         let code = match f.take("code") {
             Some(n) => match &n.value {
                 Value::Str(s) => Some(s.clone()),
@@ -569,11 +453,7 @@ impl Cx<'_> {
         f.ignore("version");
         f.ignore("value_set");
         f.finish(self);
-        Some(Code {
-            system: system?,
-            code: code?,
-            display: display?,
-        })
+        Some(Code { system: system?, code: code?, display: display? })
     }
 
     fn codes(&mut self, node: &Node) -> Vec<Code> {
@@ -593,11 +473,7 @@ impl Cx<'_> {
                 codes
             }
             None => {
-                self.missing(
-                    f,
-                    key,
-                    "add a list of codes: `- {system: SNOMED-CT, code: \"…\", display: \"…\"}`",
-                );
+                self.missing(f, key, "add a list of codes: `- {system: SNOMED-CT, code: \"…\", display: \"…\"}`");
                 Vec::new()
             }
         }
@@ -626,11 +502,7 @@ impl Cx<'_> {
                 DistributionKind::parse,
             ),
             None => {
-                self.missing(
-                    &f,
-                    "kind",
-                    "one of `EXACT`, `UNIFORM`, `GAUSSIAN`, `EXPONENTIAL`, `TRIANGULAR`",
-                );
+                self.missing(&f, "kind", "one of `EXACT`, `UNIFORM`, `GAUSSIAN`, `EXPONENTIAL`, `TRIANGULAR`");
                 None
             }
         };
@@ -640,74 +512,44 @@ impl Cx<'_> {
         let kind = kind?;
         let Some(params_node) = params_node else {
             self.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    node.span,
-                    "`distribution` has no `parameters`",
-                )
-                .label("parameters are required"),
+                Diagnostic::new(Kind::MissingField, node.span, "`distribution` has no `parameters`")
+                    .label("parameters are required"),
             );
             return None;
         };
         let mut p = self.fields(params_node, format!("`{}` parameters", kind.as_str()))?;
         let params = match kind {
-            DistributionKind::Exact => DistributionParams::Exact {
-                value: self.req_param(&mut p, "value")?,
-            },
+            DistributionKind::Exact => DistributionParams::Exact { value: self.req_param(&mut p, "value")? },
             DistributionKind::Uniform => {
                 let low = self.req_param(&mut p, "low");
                 let high = self.req_param(&mut p, "high");
-                DistributionParams::Uniform {
-                    low: low?,
-                    high: high?,
-                }
+                DistributionParams::Uniform { low: low?, high: high? }
             }
             DistributionKind::Gaussian => {
                 let mean = self.req_param(&mut p, "mean");
                 let sd = self.req_param(&mut p, "standardDeviation");
                 let min = self.opt_number(&mut p, "min");
                 let max = self.opt_number(&mut p, "max");
-                DistributionParams::Gaussian {
-                    mean: mean?,
-                    sd: sd?,
-                    min,
-                    max,
-                }
+                DistributionParams::Gaussian { mean: mean?, sd: sd?, min, max }
             }
-            DistributionKind::Exponential => DistributionParams::Exponential {
-                mean: self.req_param(&mut p, "mean")?,
-            },
+            DistributionKind::Exponential => DistributionParams::Exponential { mean: self.req_param(&mut p, "mean")? },
             DistributionKind::Triangular => {
                 let min = self.req_param(&mut p, "min");
                 let mode = self.req_param(&mut p, "mode");
                 let max = self.req_param(&mut p, "max");
-                DistributionParams::Triangular {
-                    min: min?,
-                    mode: mode?,
-                    max: max?,
-                }
+                DistributionParams::Triangular { min: min?, mode: mode?, max: max? }
             }
         };
         p.finish(self);
         self.check_distribution(&params, params_node.span);
-        Some(Distribution {
-            params,
-            round,
-            span: node.span,
-        })
+        Some(Distribution { params, round, span: node.span })
     }
 
     fn check_distribution(&mut self, params: &DistributionParams, span: Span) {
         let bad = match params {
-            DistributionParams::Uniform { low, high } if low.value > high.value => {
-                Some("`low` is above `high`")
-            }
-            DistributionParams::Gaussian { sd, .. } if sd.value < 0.0 => {
-                Some("`standardDeviation` is negative")
-            }
-            DistributionParams::Exponential { mean } if mean.value <= 0.0 => {
-                Some("`mean` must be positive")
-            }
+            DistributionParams::Uniform { low, high } if low.value > high.value => Some("`low` is above `high`"),
+            DistributionParams::Gaussian { sd, .. } if sd.value < 0.0 => Some("`standardDeviation` is negative"),
+            DistributionParams::Exponential { mean } if mean.value <= 0.0 => Some("`mean` must be positive"),
             DistributionParams::Triangular { min, mode, max }
                 if !(min.value <= mode.value && mode.value <= max.value) =>
             {
@@ -716,12 +558,7 @@ impl Cx<'_> {
             _ => None,
         };
         if let Some(msg) = bad {
-            let d = Diagnostic::new(
-                Kind::ValueOutOfRange,
-                span,
-                format!("invalid distribution: {msg}"),
-            )
-            .label("here");
+            let d = Diagnostic::new(Kind::ValueOutOfRange, span, format!("invalid distribution: {msg}")).label("here");
             self.push(d.lenient(self.dialect));
         }
     }
@@ -742,38 +579,27 @@ impl Cx<'_> {
 
     /// Reads a GMF 1 `exact`/`range` or GMF 2 `distribution` amount from a state or child.
     /// With `time`, a unit is read too: inside `exact`/`range`, beside `distribution`.
-    fn amount(&mut self, f: &mut Fields, time: bool) -> Option<(Amount, Option<TimeUnit>, Span)> {
+    /// Reads a GMF 1 `exact`/`range` or GMF 2 `distribution` amount from a state or child.
+    /// With `time`, a unit is read too: inside `exact`/`range`, beside `distribution`.
+    /// `None`: no amount is given; `Some(None)`: one is given but invalid (already reported).
+    #[allow(clippy::option_option)]
+    fn amount(&mut self, f: &mut Fields, time: bool) -> Option<Option<(Amount, Option<TimeUnit>, Span)>> {
         if let Some(node) = f.take("exact") {
-            let mut e = self.fields(node, "`exact`")?;
+            let Some(mut e) = self.fields(node, "`exact`") else { return Some(None) };
             let q = self.req_number(&mut e, "quantity");
-            let unit = if time {
-                self.req_time_unit(&mut e)
-            } else {
-                None
-            };
+            let unit = if time { self.req_time_unit(&mut e) } else { None };
             e.finish(self);
-            return Some((Amount::Exact(q?), unit, node.span));
+            let ok = q.is_some() && (!time || unit.is_some());
+            return Some(q.filter(|_| ok).map(|q| (Amount::Exact(q), unit, node.span)));
         }
         if let Some(node) = f.take("range") {
-            let mut r = self.fields(node, "`range`")?;
+            let Some(mut r) = self.fields(node, "`range`") else { return Some(None) };
             let lh = self.low_high(&mut r);
             let decimals = self.opt_uint(&mut r, "decimals");
-            let unit = if time {
-                self.req_time_unit(&mut r)
-            } else {
-                None
-            };
+            let unit = if time { self.req_time_unit(&mut r) } else { None };
             r.finish(self);
-            let (low, high) = lh?;
-            return Some((
-                Amount::Range {
-                    low,
-                    high,
-                    decimals,
-                },
-                unit,
-                node.span,
-            ));
+            let ok = !time || unit.is_some();
+            return Some(lh.filter(|_| ok).map(|(low, high)| (Amount::Range { low, high, decimals }, unit, node.span)));
         }
         if let Some(node) = f.take("distribution") {
             let d = self.distribution(node);
@@ -781,18 +607,15 @@ impl Cx<'_> {
                 match f.take("unit") {
                     Some(u) => self.time_unit(u),
                     None => {
-                        self.missing(
-                            f,
-                            "unit",
-                            "a `distribution` of time needs a `unit` beside it, e.g. `unit: days`",
-                        );
+                        self.missing(f, "unit", "a `distribution` of time needs a `unit` beside it, e.g. `unit: days`");
                         None
                     }
                 }
             } else {
                 None
             };
-            return Some((Amount::Distribution(d?), unit, node.span));
+            let ok = !time || unit.is_some();
+            return Some(d.filter(|_| ok).map(|d| (Amount::Distribution(d), unit, node.span)));
         }
         None
     }
@@ -809,17 +632,13 @@ impl Cx<'_> {
 
     fn duration(&mut self, f: &mut Fields, help: &str) -> Option<Duration> {
         match self.amount(f, true) {
-            Some((amount, Some(unit), span)) => Some(Duration { amount, unit, span }),
+            Some(Some((amount, Some(unit), span))) => Some(Duration { amount, unit, span }),
             Some(_) => None,
             None => {
                 self.push(
-                    Diagnostic::new(
-                        Kind::MissingField,
-                        f.span,
-                        format!("{} has no duration", f.what),
-                    )
-                    .label("expected `exact`, `range` or `distribution`")
-                    .help(help.to_owned()),
+                    Diagnostic::new(Kind::MissingField, f.span, format!("{} has no duration", f.what))
+                        .label("expected `exact`, `range` or `distribution`")
+                        .help(help.to_owned()),
                 );
                 None
             }
@@ -830,11 +649,7 @@ impl Cx<'_> {
 
     fn states(&mut self, node: &Node) -> Vec<State> {
         let Value::Map(entries) = &node.value else {
-            self.push(wrong_type(
-                node,
-                "a mapping of state names to states",
-                "`states`",
-            ));
+            self.push(wrong_type(node, "a mapping of state names to states", "`states`"));
             return Vec::new();
         };
         // Duplicate state names are an error: the first definition would silently vanish.
@@ -843,14 +658,10 @@ impl Cx<'_> {
         for e in entries {
             if let Some(first) = seen.insert(&e.key, e.key_span) {
                 self.push(
-                    Diagnostic::new(
-                        Kind::ConflictingFields,
-                        e.key_span,
-                        format!("state `{}` is defined twice", e.key),
-                    )
-                    .label("second definition")
-                    .secondary(first, "first defined here")
-                    .help("rename one of the states"),
+                    Diagnostic::new(Kind::ConflictingFields, e.key_span, format!("state `{}` is defined twice", e.key))
+                        .label("second definition")
+                        .secondary(first, "first defined here")
+                        .help("rename one of the states"),
                 );
                 continue;
             }
@@ -865,13 +676,9 @@ impl Cx<'_> {
         let mut f = self.fields(node, format!("state `{name}`"))?;
         let Some(type_node) = f.take("type") else {
             self.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    name_span,
-                    format!("state `{name}` has no `type`"),
-                )
-                .label("the state type is missing")
-                .help("add `type: Simple` (or another state type)"),
+                Diagnostic::new(Kind::MissingField, name_span, format!("state `{name}` has no `type`"))
+                    .label("the state type is missing")
+                    .help("add `type: Simple` (or another state type)"),
             );
             return None;
         };
@@ -880,47 +687,28 @@ impl Cx<'_> {
         let known = STATE_TYPES.contains(&type_name.as_str());
         if !known {
             self.push(
-                Diagnostic::new(
-                    Kind::UnknownStateType,
-                    type_node.span,
-                    format!("unknown state type `{type_name}`"),
-                )
-                .label("not a state type")
-                .suggest(&type_name, STATE_TYPES.iter().copied())
-                .note(format!("state types are {}", STATE_TYPES.join(", "))),
+                Diagnostic::new(Kind::UnknownStateType, type_node.span, format!("unknown state type `{type_name}`"))
+                    .label("not a state type")
+                    .suggest(&type_name, STATE_TYPES.iter().copied())
+                    .note(format!("state types are {}", STATE_TYPES.join(", "))),
             );
         }
         f.what = format!("`{type_name}` state `{name}`");
-        let kind = if known {
-            self.state_kind(&type_name, &mut f)
-        } else {
-            Some(StateKind::Simple)
+        let declared = STATE_TYPES.iter().copied().find(|t| *t == type_name);
+        let kind = match declared {
+            Some(_) => self.state_kind(&type_name, &mut f).unwrap_or(StateKind::Broken(declared)),
+            None => StateKind::Broken(None),
         };
         let transition = self.transition(&mut f, &type_name, name_span);
-        if known {
+        // A state with errors stopped reading its fields early: its other keys are not unknown.
+        if !matches!(kind, StateKind::Broken(_)) {
             f.finish(self);
         }
-        Some(State {
-            name: name.to_owned(),
-            name_span,
-            span: node.span,
-            type_span: type_node.span,
-            kind: kind?,
-            transition,
-        })
+        Some(State { name: name.to_owned(), name_span, span: node.span, type_span: type_node.span, kind, transition })
     }
 
-    fn transition(
-        &mut self,
-        f: &mut Fields,
-        type_name: &str,
-        name_span: Span,
-    ) -> Option<Transition> {
-        let present: Vec<&'static str> = TRANSITION_KEYS
-            .iter()
-            .copied()
-            .filter(|k| f.has(k))
-            .collect();
+    fn transition(&mut self, f: &mut Fields, type_name: &str, name_span: Span) -> Option<Transition> {
+        let present: Vec<&'static str> = TRANSITION_KEYS.iter().copied().filter(|k| f.has(k)).collect();
         if type_name == "Terminal" {
             for key in &present {
                 let node = f.take(key)?;
@@ -945,9 +733,7 @@ impl Cx<'_> {
             )
             .label("second transition")
             .secondary(spans[0], "first transition")
-            .help(
-                "a state has exactly one transition; merge them, e.g. into a `complex_transition`",
-            );
+            .help("a state has exactly one transition; merge them, e.g. into a `complex_transition`");
             for s in spans.iter().skip(2) {
                 d = d.secondary(*s, "another transition");
             }
@@ -958,13 +744,9 @@ impl Cx<'_> {
                 return None; // Physiology: read by its own fields
             }
             self.push(
-                Diagnostic::new(
-                    Kind::MissingTransition,
-                    name_span,
-                    format!("{} has no transition", f.what),
-                )
-                .label("the module would stop here forever")
-                .help("add `direct_transition: <next state>`, or make it a `Terminal` state"),
+                Diagnostic::new(Kind::MissingTransition, name_span, format!("{} has no transition", f.what))
+                    .label("the module would stop here forever")
+                    .help("add `direct_transition: <next state>`, or make it a `Terminal` state"),
             );
             for k in TRANSITION_KEYS {
                 f.asked.push(k);
@@ -976,9 +758,7 @@ impl Cx<'_> {
         }
         let node = f.take(key)?;
         match *key {
-            "direct_transition" => self
-                .state_ref(node, "`direct_transition`")
-                .map(Transition::Direct),
+            "direct_transition" => self.state_ref(node, "`direct_transition`").map(Transition::Direct),
             "distributed_transition" => {
                 let options = self.weighted_list(node, "`distributed_transition`");
                 (!options.is_empty()).then_some(Transition::Distributed(options))
@@ -1021,22 +801,13 @@ impl Cx<'_> {
                         }
                         cx.state_ref(t, "`transition`").map(ComplexTarget::Direct)
                     } else if let Some(d) = o.take("distributions") {
-                        Some(ComplexTarget::Distributed(
-                            cx.weighted_list(d, "`distributions`"),
-                        ))
+                        Some(ComplexTarget::Distributed(cx.weighted_list(d, "`distributions`")))
                     } else {
-                        cx.missing(
-                            &o,
-                            "transition",
-                            "give `transition: <state>` or `distributions: [...]`",
-                        );
+                        cx.missing(&o, "transition", "give `transition: <state>` or `distributions: [...]`");
                         None
                     };
                     o.finish(cx);
-                    Some(ComplexOption {
-                        condition,
-                        then: then?,
-                    })
+                    Some(ComplexOption { condition, then: then? })
                 });
                 (!options.is_empty()).then_some(Transition::Complex(options))
             }
@@ -1069,26 +840,16 @@ impl Cx<'_> {
             let mut o = cx.fields(item, "distributed option")?;
             o.ignore("remarks");
             let weight = match o.take("distribution") {
-                Some(d)
-                    if d.as_map()
-                        .is_some_and(|m| m.iter().any(|e| e.key == "attribute")) =>
-                {
+                Some(d) if d.as_map().is_some_and(|m| m.iter().any(|e| e.key == "attribute")) => {
                     let mut nf = cx.fields(d, "named distribution")?;
                     let attribute = cx.req_string(&mut nf, "attribute", "");
                     let default = cx.req_param(&mut nf, "default");
                     nf.finish(cx);
-                    Some(Weight::Attribute {
-                        attribute: attribute?,
-                        default: default?,
-                    })
+                    Some(Weight::Attribute { attribute: attribute?, default: default? })
                 }
                 Some(d) => cx.param(d, "`distribution`").map(Weight::Fixed),
                 None => {
-                    cx.missing(
-                        &o,
-                        "distribution",
-                        "give the option's probability, e.g. `distribution: 0.25`",
-                    );
+                    cx.missing(&o, "distribution", "give the option's probability, e.g. `distribution: 0.25`");
                     None
                 }
             };
@@ -1100,11 +861,7 @@ impl Cx<'_> {
                 }
             };
             o.finish(cx);
-            Some(Weighted {
-                weight: weight?,
-                to: to?,
-                span: item.span,
-            })
+            Some(Weighted { weight: weight?, to: to?, span: item.span })
         })
     }
 
@@ -1123,11 +880,7 @@ impl Cx<'_> {
             let name = match o.take("lookup_table_name") {
                 Some(n) => cx.state_ref(n, "`lookup_table_name`"),
                 None => {
-                    cx.missing(
-                        &o,
-                        "lookup_table_name",
-                        "name the CSV file in `lookup_tables/`",
-                    );
+                    cx.missing(&o, "lookup_table_name", "name the CSV file in `lookup_tables/`");
                     None
                 }
             };
@@ -1135,15 +888,9 @@ impl Cx<'_> {
                 table = name;
             }
             o.finish(cx);
-            Some(LookupOption {
-                to: to?,
-                default_probability: default_probability?,
-            })
+            Some(LookupOption { to: to?, default_probability: default_probability? })
         });
-        Some(LookupTransition {
-            table: table?,
-            options,
-        })
+        Some(LookupTransition { table: table?, options })
     }
 
     fn state_kind(&mut self, type_name: &str, f: &mut Fields) -> Option<StateKind> {
@@ -1152,21 +899,15 @@ impl Cx<'_> {
             "Terminal" => StateKind::Terminal,
             "Simple" => StateKind::Simple,
             "Guard" => match f.take("allow") {
-                Some(n) => StateKind::Guard {
-                    allow: self.logic(n)?,
-                },
+                Some(n) => StateKind::Guard { allow: self.logic(n)? },
                 None => {
-                    self.missing(
-                        f,
-                        "allow",
-                        "a Guard waits until its `allow` condition holds",
-                    );
+                    self.missing(f, "allow", "a Guard waits until its `allow` condition holds");
                     return None;
                 }
             },
-            "Delay" => StateKind::Delay {
-                duration: self.duration(f, "for example `exact: {quantity: 3, unit: days}`")?,
-            },
+            "Delay" => {
+                StateKind::Delay { duration: self.duration(f, "for example `exact: {quantity: 3, unit: days}`")? }
+            }
             "SetAttribute" => self.set_attribute(f)?,
             "Counter" => {
                 let attribute = self.req_string(f, "attribute", "");
@@ -1177,31 +918,17 @@ impl Cx<'_> {
                     && a != "decrement"
                 {
                     self.push(
-                        Diagnostic::new(
-                            Kind::UnknownValue,
-                            span,
-                            format!("unknown counter action `{a}`"),
-                        )
-                        .label("expected `increment` or `decrement`")
-                        .suggest(a, ["increment", "decrement"]),
+                        Diagnostic::new(Kind::UnknownValue, span, format!("unknown counter action `{a}`"))
+                            .label("expected `increment` or `decrement`")
+                            .suggest(a, ["increment", "decrement"]),
                     );
                 }
-                StateKind::Counter {
-                    attribute: attribute?,
-                    increment: action? == "increment",
-                    amount,
-                }
+                StateKind::Counter { attribute: attribute?, increment: action? == "increment", amount }
             }
             "CallSubmodule" => match f.take("submodule") {
-                Some(n) => StateKind::CallSubmodule {
-                    submodule: self.state_ref(n, "`submodule`")?,
-                },
+                Some(n) => StateKind::CallSubmodule { submodule: self.state_ref(n, "`submodule`")? },
                 None => {
-                    self.missing(
-                        f,
-                        "submodule",
-                        "the submodule's path, e.g. `medications/statin`",
-                    );
+                    self.missing(f, "submodule", "the submodule's path, e.g. `medications/statin`");
                     return None;
                 }
             },
@@ -1216,11 +943,7 @@ impl Cx<'_> {
                         EncounterClass::parse,
                     ),
                     None if !wellness => {
-                        self.missing(
-                            f,
-                            "encounter_class",
-                            "for example `encounter_class: ambulatory`",
-                        );
+                        self.missing(f, "encounter_class", "for example `encounter_class: ambulatory`");
                         None
                     }
                     None => None,
@@ -1243,13 +966,7 @@ impl Cx<'_> {
                         .unwrap_or(Telemedicine::None),
                     None => Telemedicine::None,
                 };
-                StateKind::Encounter {
-                    wellness,
-                    class,
-                    codes,
-                    reason,
-                    telemedicine,
-                }
+                StateKind::Encounter { wellness, class, codes, reason, telemedicine }
             }
             "EncounterEnd" => StateKind::EncounterEnd {
                 discharge_disposition: f.take("discharge_disposition").and_then(|n| self.code(n)),
@@ -1258,28 +975,17 @@ impl Cx<'_> {
             "AllergyOnset" => {
                 let onset = self.onset(f);
                 let allergy_type = match f.take("allergy_type") {
-                    Some(n) => self.vocab(
-                        n,
-                        "allergy type",
-                        Kind::UnknownValue,
-                        AllergyType::NAMES,
-                        AllergyType::parse,
-                    ),
+                    Some(n) => {
+                        self.vocab(n, "allergy type", Kind::UnknownValue, AllergyType::NAMES, AllergyType::parse)
+                    }
                     None => Some(AllergyType::Allergy),
                 };
-                let category = self
-                    .opt_string(f, "category")
-                    .unwrap_or_else(|| "medication".to_owned());
+                let category = self.opt_string(f, "category").unwrap_or_else(|| "medication".to_owned());
                 let reactions = match f.take("reactions") {
                     Some(n) => self.list(n, "`reactions`", |cx, r| cx.reaction(r)),
                     None => Vec::new(),
                 };
-                StateKind::AllergyOnset {
-                    onset,
-                    allergy_type: allergy_type?,
-                    category,
-                    reactions,
-                }
+                StateKind::AllergyOnset { onset, allergy_type: allergy_type?, category, reactions }
             }
             "ConditionEnd" => StateKind::ConditionEnd(self.end_target(f, "condition_onset")?),
             "AllergyEnd" => StateKind::AllergyEnd(self.end_target(f, "allergy_onset")?),
@@ -1293,34 +999,18 @@ impl Cx<'_> {
                 let administration = self.opt_bool(f, "administration").unwrap_or(false);
                 let chronic = self.opt_bool(f, "chronic").unwrap_or(false);
                 let assign_to_attribute = self.opt_attribute_name(f, "assign_to_attribute");
-                StateKind::MedicationOrder {
-                    codes,
-                    reason,
-                    prescription,
-                    administration,
-                    chronic,
-                    assign_to_attribute,
-                }
+                StateKind::MedicationOrder { codes, reason, prescription, administration, chronic, assign_to_attribute }
             }
             "CarePlanStart" => {
                 let codes = self.req_codes(f, "codes");
-                let activities = f
-                    .take("activities")
-                    .map(|n| self.codes(n))
-                    .unwrap_or_default();
+                let activities = f.take("activities").map(|n| self.codes(n)).unwrap_or_default();
                 let goals = match f.take("goals") {
                     Some(n) => self.list(n, "`goals`", |cx, g| cx.goal(g)),
                     None => Vec::new(),
                 };
                 let reason = self.opt_state_ref(f, "reason");
                 let assign_to_attribute = self.opt_attribute_name(f, "assign_to_attribute");
-                StateKind::CarePlanStart {
-                    codes,
-                    activities,
-                    goals,
-                    reason,
-                    assign_to_attribute,
-                }
+                StateKind::CarePlanStart { codes, activities, goals, reason, assign_to_attribute }
             }
             "Procedure" => {
                 let codes = self.req_codes(f, "codes");
@@ -1331,15 +1021,7 @@ impl Cx<'_> {
                     let unit = self.req_time_unit(&mut d);
                     d.finish(self);
                     let (low, high) = lh?;
-                    Some(Duration {
-                        amount: Amount::Range {
-                            low,
-                            high,
-                            decimals: None,
-                        },
-                        unit: unit?,
-                        span: node.span,
-                    })
+                    Some(Duration { amount: Amount::Range { low, high, decimals: None }, unit: unit?, span: node.span })
                 } else if f.has("distribution") {
                     self.duration(f, "")
                 } else {
@@ -1347,64 +1029,41 @@ impl Cx<'_> {
                 };
                 let assign_to_attribute = self.opt_attribute_name(f, "assign_to_attribute");
                 f.ignore("unit");
-                StateKind::Procedure {
-                    codes,
-                    reason,
-                    duration,
-                    assign_to_attribute,
-                }
+                StateKind::Procedure { codes, reason, duration, assign_to_attribute }
             }
             "VitalSign" => {
                 let vital_sign = match f.take("vital_sign") {
                     Some(n) => self.vital_sign(n),
                     None => {
-                        self.missing(
-                            f,
-                            "vital_sign",
-                            "for example `vital_sign: Systolic Blood Pressure`",
-                        );
+                        self.missing(f, "vital_sign", "for example `vital_sign: Systolic Blood Pressure`");
                         None
                     }
                 };
                 let unit = self.opt_string(f, "unit").unwrap_or_default();
                 let amount = match self.amount(f, false) {
-                    Some((a, _, _)) => a,
+                    Some(Some((a, _, _))) => a,
+                    Some(None) => return None,
                     None => {
                         self.push(
-                            Diagnostic::new(
-                                Kind::MissingField,
-                                f.span,
-                                format!("{} has no value", f.what),
-                            )
-                            .label("expected `exact`, `range` or `distribution`"),
+                            Diagnostic::new(Kind::MissingField, f.span, format!("{} has no value", f.what))
+                                .label("expected `exact`, `range` or `distribution`"),
                         );
                         return None;
                     }
                 };
-                StateKind::VitalSign {
-                    vital_sign: vital_sign?,
-                    unit,
-                    amount,
-                }
+                StateKind::VitalSign { vital_sign: vital_sign?, unit, amount }
             }
             "Observation" => StateKind::Observation(self.observation_fields(f)),
             "MultiObservation" => {
                 let codes = self.req_codes(f, "codes");
                 let category = self.opt_string(f, "category");
                 let observations = self.child_observations(f);
-                StateKind::MultiObservation {
-                    codes,
-                    category,
-                    observations,
-                }
+                StateKind::MultiObservation { codes, category, observations }
             }
             "DiagnosticReport" => {
                 let codes = self.req_codes(f, "codes");
                 let observations = self.child_observations(f);
-                StateKind::DiagnosticReport {
-                    codes,
-                    observations,
-                }
+                StateKind::DiagnosticReport { codes, observations }
             }
             "ImagingStudy" => {
                 let procedure_code = self.req_code(f, "procedure_code");
@@ -1417,24 +1076,14 @@ impl Cx<'_> {
                 };
                 let min_series = self.opt_uint(f, "min_number_series");
                 let max_series = self.opt_uint(f, "max_number_series");
-                StateKind::ImagingStudy {
-                    procedure_code: procedure_code?,
-                    series,
-                    min_series,
-                    max_series,
-                }
+                StateKind::ImagingStudy { procedure_code: procedure_code?, series, min_series, max_series }
             }
             "Device" => {
                 let code = self.req_code(f, "code");
                 let manufacturer = self.opt_string(f, "manufacturer");
                 let model = self.opt_string(f, "model");
                 let assign_to_attribute = self.opt_attribute_name(f, "assign_to_attribute");
-                StateKind::Device {
-                    code: code?,
-                    manufacturer,
-                    model,
-                    assign_to_attribute,
-                }
+                StateKind::Device { code: code?, manufacturer, model, assign_to_attribute }
             }
             "SupplyList" => {
                 let supplies = match f.take("supplies") {
@@ -1478,34 +1127,23 @@ impl Cx<'_> {
                     None => 1.0,
                 };
                 let amount = match self.amount(f, false) {
-                    Some((a, _, _)) => a,
+                    Some(Some((a, _, _))) => a,
+                    Some(None) => return None,
                     None => {
                         self.push(
-                            Diagnostic::new(
-                                Kind::MissingField,
-                                f.span,
-                                format!("{} has no severity", f.what),
-                            )
-                            .label("expected `exact`, `range` or `distribution`")
-                            .help("for example `range: {low: 20, high: 60}`"),
+                            Diagnostic::new(Kind::MissingField, f.span, format!("{} has no severity", f.what))
+                                .label("expected `exact`, `range` or `distribution`")
+                                .help("for example `range: {low: 20, high: 60}`"),
                         );
                         return None;
                     }
                 };
-                StateKind::Symptom {
-                    symptom: symptom?,
-                    cause,
-                    probability,
-                    amount,
-                }
+                StateKind::Symptom { symptom: symptom?, cause, probability, amount }
             }
             "Death" => {
                 let cause = self.opt_target(f, "condition_onset");
-                let delay = if f.has("exact") || f.has("range") || f.has("distribution") {
-                    self.duration(f, "")
-                } else {
-                    None
-                };
+                let delay =
+                    if f.has("exact") || f.has("range") || f.has("distribution") { self.duration(f, "") } else { None };
                 StateKind::Death { cause, delay }
             }
             "Vaccine" => {
@@ -1514,23 +1152,19 @@ impl Cx<'_> {
                 StateKind::Vaccine { codes, series }
             }
             "Physiology" => {
-                for key in [
-                    "model",
-                    "solver",
-                    "step_size",
-                    "sim_duration",
-                    "lead_time",
-                    "inputs",
-                    "outputs",
-                ] {
+                for key in ["model", "solver", "step_size", "sim_duration", "lead_time", "inputs", "outputs"] {
                     f.ignore(key);
                 }
                 match f.take("alt_direct_transition") {
-                    Some(n) => StateKind::Physiology {
-                        alt_direct_transition: self.state_ref(n, "`alt_direct_transition`")?,
-                    },
+                    Some(n) => {
+                        StateKind::Physiology { alt_direct_transition: self.state_ref(n, "`alt_direct_transition`")? }
+                    }
                     None => {
-                        self.missing(f, "alt_direct_transition", "physiology models are not simulated; the state follows this transition");
+                        self.missing(
+                            f,
+                            "alt_direct_transition",
+                            "physiology models are not simulated; the state follows this transition",
+                        );
                         return None;
                     }
                 }
@@ -1541,24 +1175,12 @@ impl Cx<'_> {
 
     fn set_attribute(&mut self, f: &mut Fields) -> Option<StateKind> {
         let attribute = self.req_string(f, "attribute", "the attribute to set");
-        let sources = [
-            "expression",
-            "range",
-            "series_data",
-            "distribution",
-            "value_code",
-            "value_attribute",
-            "value",
-        ];
+        let sources = ["expression", "range", "series_data", "distribution", "value_code", "value_attribute", "value"];
         let value = if let Some(n) = f.take("expression") {
             self.push(
-                Diagnostic::new(
-                    Kind::UnknownValue,
-                    n.span,
-                    "CQL `expression` values are not supported",
-                )
-                .label("not evaluated")
-                .help("use `value`, `range` or `distribution`"),
+                Diagnostic::new(Kind::UnknownValue, n.span, "CQL `expression` values are not supported")
+                    .label("not evaluated")
+                    .help("use `value`, `range` or `distribution`"),
             );
             SetValue::Remove
         } else if let Some(n) = f.take("range") {
@@ -1567,17 +1189,10 @@ impl Cx<'_> {
             let decimals = self.opt_uint(&mut r, "decimals");
             r.finish(self);
             let (low, high) = lh?;
-            SetValue::Range {
-                low,
-                high,
-                decimals,
-            }
+            SetValue::Range { low, high, decimals }
         } else if let Some(n) = f.take("series_data") {
             let text = self.str_value(n, "`series_data`")?;
-            let values = text
-                .split_whitespace()
-                .filter_map(|v| v.parse::<f64>().ok())
-                .collect();
+            let values = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok()).collect();
             let period = self.opt_number(f, "period").unwrap_or(1.0);
             SetValue::Series { values, period }
         } else if let Some(n) = f.take("distribution") {
@@ -1595,10 +1210,7 @@ impl Cx<'_> {
             SetValue::Remove
         };
         self.unused_alternatives(f, &sources);
-        Some(StateKind::SetAttribute {
-            attribute: attribute?,
-            value,
-        })
+        Some(StateKind::SetAttribute { attribute: attribute?, value })
     }
 
     fn onset(&mut self, f: &mut Fields) -> Onset {
@@ -1653,14 +1265,8 @@ impl Cx<'_> {
         let target = self.opt_target(f, state_key);
         if target.is_none() {
             self.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    f.span,
-                    format!("{} does not say what it ends", f.what),
-                )
-                .label(format!(
-                    "expected `{state_key}`, `referenced_by_attribute` or `codes`"
-                )),
+                Diagnostic::new(Kind::MissingField, f.span, format!("{} does not say what it ends", f.what))
+                    .label(format!("expected `{state_key}`, `referenced_by_attribute` or `codes`")),
             );
         }
         target
@@ -1673,13 +1279,7 @@ impl Cx<'_> {
             Some(n) => self.list(n, "`possible_severities`", |cx, s| {
                 let mut sf = cx.fields(s, "severity")?;
                 let level = match sf.take("level") {
-                    Some(l) => cx.vocab(
-                        l,
-                        "severity level",
-                        Kind::UnknownValue,
-                        Severity::NAMES,
-                        Severity::parse,
-                    ),
+                    Some(l) => cx.vocab(l, "severity level", Kind::UnknownValue, Severity::NAMES, Severity::parse),
                     None => {
                         cx.missing(&sf, "level", "");
                         None
@@ -1692,10 +1292,7 @@ impl Cx<'_> {
             None => Vec::new(),
         };
         f.finish(self);
-        Some(Reaction {
-            reaction: reaction?,
-            severities,
-        })
+        Some(Reaction { reaction: reaction?, severities })
     }
 
     fn prescription(&mut self, node: &Node) -> Option<Prescription> {
@@ -1710,12 +1307,7 @@ impl Cx<'_> {
                 let period = self.req_number(&mut d, "period");
                 let unit = self.req_time_unit(&mut d);
                 d.finish(self);
-                Some(Dosage {
-                    amount: amount?,
-                    frequency: frequency?,
-                    period: period?,
-                    unit: unit?,
-                })
+                Some(Dosage { amount: amount?, frequency: frequency?, period: period?, unit: unit? })
             }
             None => None,
         };
@@ -1729,26 +1321,15 @@ impl Cx<'_> {
             }
             None => None,
         };
-        let instructions = f
-            .take("instructions")
-            .map(|n| self.codes(n))
-            .unwrap_or_default();
+        let instructions = f.take("instructions").map(|n| self.codes(n)).unwrap_or_default();
         f.finish(self);
-        Some(Prescription {
-            as_needed,
-            refills,
-            dosage,
-            duration,
-            instructions,
-        })
+        Some(Prescription { as_needed, refills, dosage, duration, instructions })
     }
 
     fn goal(&mut self, node: &Node) -> Option<Goal> {
         let mut f = self.fields(node, "goal")?;
         let addresses = match f.take("addresses") {
-            Some(n) => self.list(n, "`addresses`", |cx, a| {
-                cx.str_value(a, "an addressed condition")
-            }),
+            Some(n) => self.list(n, "`addresses`", |cx, a| cx.str_value(a, "an addressed condition")),
             None => Vec::new(),
         };
         let text = self.opt_string(&mut f, "text");
@@ -1764,11 +1345,7 @@ impl Cx<'_> {
             None => None,
         };
         f.finish(self);
-        Some(Goal {
-            addresses,
-            text,
-            observation,
-        })
+        Some(Goal { addresses, text, observation })
     }
 
     fn series(&mut self, node: &Node) -> Option<Series> {
@@ -1781,10 +1358,7 @@ impl Cx<'_> {
                 let title = cx.opt_string(&mut inf, "title").unwrap_or_default();
                 let sop_class = cx.req_code(&mut inf, "sop_class");
                 inf.finish(cx);
-                Some(Instance {
-                    title,
-                    sop_class: sop_class?,
-                })
+                Some(Instance { title, sop_class: sop_class? })
             }),
             None => {
                 self.missing(&f, "instances", "");
@@ -1794,13 +1368,7 @@ impl Cx<'_> {
         let min_instances = self.opt_uint(&mut f, "min_number_instances");
         let max_instances = self.opt_uint(&mut f, "max_number_instances");
         f.finish(self);
-        Some(Series {
-            body_site: body_site?,
-            modality: modality?,
-            instances,
-            min_instances,
-            max_instances,
-        })
+        Some(Series { body_site: body_site?, modality: modality?, instances, min_instances, max_instances })
     }
 
     fn child_observations(&mut self, f: &mut Fields) -> Vec<ObservationSpec> {
@@ -1829,43 +1397,32 @@ impl Cx<'_> {
         let source = if let Some(text) = text_value {
             f.ignore("exact");
             ObservationSource::Text(text)
-        } else if let Some((amount, _, span)) = self.amount(f, false) {
+        } else if let Some(found) = self.amount(f, false) {
+            let Some((amount, _, span)) = found else {
+                return ObservationSpec { codes, category, unit, source: ObservationSource::Nothing };
+            };
             if unit.is_none() && !matches!(amount, Amount::Distribution(_)) {
                 self.push(
-                    Diagnostic::new(
-                        Kind::MissingField,
-                        span,
-                        "a numeric observation needs a `unit`",
-                    )
-                    .label("value without a unit")
-                    .help("add a UCUM unit, e.g. `unit: mg/dL` (`{score}` for unitless scores)"),
+                    Diagnostic::new(Kind::MissingField, span, "a numeric observation needs a `unit`")
+                        .label("value without a unit")
+                        .help("add a UCUM unit, e.g. `unit: mg/dL` (`{score}` for unitless scores)"),
                 );
             }
             ObservationSource::Amount(amount)
         } else if let Some(a) = self.opt_string(f, "attribute") {
             ObservationSource::Attribute(a)
         } else if let Some(n) = f.take("vital_sign") {
-            self.vital_sign(n)
-                .map_or(ObservationSource::Nothing, ObservationSource::VitalSign)
+            self.vital_sign(n).map_or(ObservationSource::Nothing, ObservationSource::VitalSign)
         } else if let Some(n) = f.take("value_code") {
-            self.code(n)
-                .map_or(ObservationSource::Nothing, ObservationSource::Code)
+            self.code(n).map_or(ObservationSource::Nothing, ObservationSource::Code)
         } else if let Some(n) = f.take("sampled_data") {
             let attrs = match self.fields(n, "`sampled_data`") {
                 Some(mut sf) => {
                     let list = match sf.take("attributes") {
-                        Some(a) => self.list(a, "`attributes`", |cx, x| {
-                            cx.str_value(x, "an attribute name")
-                        }),
+                        Some(a) => self.list(a, "`attributes`", |cx, x| cx.str_value(x, "an attribute name")),
                         None => Vec::new(),
                     };
-                    for k in [
-                        "origin_value",
-                        "factor",
-                        "decimal_format",
-                        "lower_limit",
-                        "upper_limit",
-                    ] {
+                    for k in ["origin_value", "factor", "decimal_format", "lower_limit", "upper_limit"] {
                         sf.ignore(k);
                     }
                     sf.finish(self);
@@ -1879,12 +1436,7 @@ impl Cx<'_> {
         } else {
             ObservationSource::Nothing
         };
-        ObservationSpec {
-            codes,
-            category,
-            unit,
-            source,
-        }
+        ObservationSpec { codes, category, unit, source }
     }
 
     // ---- logic -----------------------------------------------------------------------------
@@ -1893,38 +1445,21 @@ impl Cx<'_> {
         let mut f = self.fields(node, "condition")?;
         let Some(type_node) = f.take("condition_type") else {
             self.push(
-                Diagnostic::new(
-                    Kind::MissingField,
-                    node.span,
-                    "condition has no `condition_type`",
-                )
-                .label("what kind of condition is this?")
-                .note(format!(
-                    "condition types are {}",
-                    CONDITION_TYPES.join(", ")
-                )),
+                Diagnostic::new(Kind::MissingField, node.span, "condition has no `condition_type`")
+                    .label("what kind of condition is this?")
+                    .note(format!("condition types are {}", CONDITION_TYPES.join(", "))),
             );
             return None;
         };
         let ty = self.str_value(type_node, "`condition_type`")?;
         // Synthea matches condition types with all whitespace removed.
         let squashed: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-        let Some(&canonical) = CONDITION_TYPES
-            .iter()
-            .find(|c| c.replace(' ', "") == squashed)
-        else {
+        let Some(&canonical) = CONDITION_TYPES.iter().find(|c| c.replace(' ', "") == squashed) else {
             self.push(
-                Diagnostic::new(
-                    Kind::UnknownConditionType,
-                    type_node.span,
-                    format!("unknown condition type `{ty}`"),
-                )
-                .label("not a condition type")
-                .suggest(&ty, CONDITION_TYPES.iter().copied())
-                .note(format!(
-                    "condition types are {}",
-                    CONDITION_TYPES.join(", ")
-                )),
+                Diagnostic::new(Kind::UnknownConditionType, type_node.span, format!("unknown condition type `{ty}`"))
+                    .label("not a condition type")
+                    .suggest(&ty, CONDITION_TYPES.iter().copied())
+                    .note(format!("condition types are {}", CONDITION_TYPES.join(", "))),
             );
             return None;
         };
@@ -1932,10 +1467,7 @@ impl Cx<'_> {
         f.ignore("remarks");
         let kind = self.logic_kind(canonical, &mut f, node);
         f.finish(self);
-        Some(Logic {
-            span: node.span,
-            kind: kind?,
-        })
+        Some(Logic { span: node.span, kind: kind? })
     }
 
     fn sub_conditions(&mut self, f: &mut Fields) -> Vec<Logic> {
@@ -1959,10 +1491,7 @@ impl Cx<'_> {
                     Diagnostic::new(
                         Kind::MissingField,
                         f.span,
-                        format!(
-                            "{} has neither `codes` nor `referenced_by_attribute`",
-                            f.what
-                        ),
+                        format!("{} has neither `codes` nor `referenced_by_attribute`", f.what),
                     )
                     .label("what should be checked?"),
                 );
@@ -1991,10 +1520,7 @@ impl Cx<'_> {
                     }
                 };
                 let conditions = self.sub_conditions(f);
-                LogicKind::AtLeast {
-                    minimum: minimum?,
-                    conditions,
-                }
+                LogicKind::AtLeast { minimum: minimum?, conditions }
             }
             "At Most" => {
                 let maximum = match f.take("maximum") {
@@ -2005,21 +1531,12 @@ impl Cx<'_> {
                     }
                 };
                 let conditions = self.sub_conditions(f);
-                LogicKind::AtMost {
-                    maximum: maximum?,
-                    conditions,
-                }
+                LogicKind::AtMost { maximum: maximum?, conditions }
             }
             "True" => LogicKind::True,
             "False" => LogicKind::False,
             "Gender" => match f.take("gender") {
-                Some(n) => LogicKind::Gender(self.vocab(
-                    n,
-                    "gender",
-                    Kind::UnknownValue,
-                    Sex::NAMES,
-                    Sex::parse,
-                )?),
+                Some(n) => LogicKind::Gender(self.vocab(n, "gender", Kind::UnknownValue, Sex::NAMES, Sex::parse)?),
                 None => {
                     self.missing(f, "gender", "`M` or `F`");
                     return None;
@@ -2049,11 +1566,7 @@ impl Cx<'_> {
                         None
                     }
                 };
-                LogicKind::Age {
-                    operator: operator?,
-                    quantity: quantity?,
-                    unit: unit?,
-                }
+                LogicKind::Age { operator: operator?, quantity: quantity?, unit: unit? }
             }
             "Date" => {
                 let operator = self.operator(f);
@@ -2064,12 +1577,8 @@ impl Cx<'_> {
                     let m = self.uint_value(n, "`month`")?;
                     if !(1..=12).contains(&m) {
                         self.push(
-                            Diagnostic::new(
-                                Kind::ValueOutOfRange,
-                                n.span,
-                                format!("month {m} does not exist"),
-                            )
-                            .label("expected 1 to 12"),
+                            Diagnostic::new(Kind::ValueOutOfRange, n.span, format!("month {m} does not exist"))
+                                .label("expected 1 to 12"),
                         );
                         return None;
                     }
@@ -2078,19 +1587,12 @@ impl Cx<'_> {
                     DateSpec::Instant(self.instant(n)?)
                 } else {
                     self.push(
-                        Diagnostic::new(
-                            Kind::MissingField,
-                            node.span,
-                            "`Date` condition has no date",
-                        )
-                        .label("expected `year`, `month` or `date`"),
+                        Diagnostic::new(Kind::MissingField, node.span, "`Date` condition has no date")
+                            .label("expected `year`, `month` or `date`"),
                     );
                     return None;
                 };
-                LogicKind::Date {
-                    operator: operator?,
-                    date,
-                }
+                LogicKind::Date { operator: operator?, date }
             }
             "Socioeconomic Status" => match f.take("category") {
                 Some(n) => LogicKind::SocioeconomicStatus(self.vocab(
@@ -2110,11 +1612,7 @@ impl Cx<'_> {
                 let symptom = self.req_string(f, "symptom", "");
                 let operator = self.operator(f);
                 let value = self.req_number(f, "value");
-                LogicKind::Symptom {
-                    symptom: symptom?,
-                    operator: operator?,
-                    value: value?,
-                }
+                LogicKind::Symptom { symptom: symptom?, operator: operator?, value: value? }
             }
             "Observation" => {
                 let target = self.target(f);
@@ -2122,19 +1620,12 @@ impl Cx<'_> {
                 let value = if let Some(n) = f.take("value_code") {
                     Some(ObservationValue::Code(self.code(n)?))
                 } else {
-                    f.take("value")
-                        .map(|n| ObservationValue::Literal(self.literal(n)))
+                    f.take("value").map(|n| ObservationValue::Literal(self.literal(n)))
                 };
-                if value.is_none()
-                    && !matches!(operator, Some(Operator::IsNil | Operator::IsNotNil) | None)
-                {
+                if value.is_none() && !matches!(operator, Some(Operator::IsNil | Operator::IsNotNil) | None) {
                     self.missing(f, "value", "compare against `value` or `value_code`");
                 }
-                LogicKind::Observation {
-                    target: target?,
-                    operator: operator?,
-                    value,
-                }
+                LogicKind::Observation { target: target?, operator: operator?, value }
             }
             "Vital Sign" => {
                 let vital_sign = match f.take("vital_sign") {
@@ -2146,11 +1637,7 @@ impl Cx<'_> {
                 };
                 let operator = self.operator(f);
                 let value = self.req_number(f, "value");
-                LogicKind::VitalSign {
-                    vital_sign: vital_sign?,
-                    operator: operator?,
-                    value: value?,
-                }
+                LogicKind::VitalSign { vital_sign: vital_sign?, operator: operator?, value: value? }
             }
             "Active Condition" => LogicKind::ActiveCondition(self.target(f)?),
             "Active Medication" => LogicKind::ActiveMedication(self.target(f)?),
@@ -2175,11 +1662,7 @@ impl Cx<'_> {
                     }
                     None => None,
                 };
-                LogicKind::PriorState {
-                    name: name?,
-                    since,
-                    within,
-                }
+                LogicKind::PriorState { name: name?, since, within }
             }
             "Attribute" => {
                 let attribute = self.req_string(f, "attribute", "");
@@ -2188,20 +1671,10 @@ impl Cx<'_> {
                     Some(n) => self.literal(n),
                     None => Literal::Null,
                 };
-                if value == Literal::Null
-                    && !matches!(operator, Some(Operator::IsNil | Operator::IsNotNil) | None)
-                {
-                    self.missing(
-                        f,
-                        "value",
-                        "compare against a `value`, or use `is nil` / `is not nil`",
-                    );
+                if value == Literal::Null && !matches!(operator, Some(Operator::IsNil | Operator::IsNotNil) | None) {
+                    self.missing(f, "value", "compare against a `value`, or use `is nil` / `is not nil`");
                 }
-                LogicKind::Attribute {
-                    attribute: attribute?,
-                    operator: operator?,
-                    value,
-                }
+                LogicKind::Attribute { attribute: attribute?, operator: operator?, value }
             }
             _ => return None,
         })
@@ -2227,8 +1700,7 @@ impl Cx<'_> {
             Some(dt) => Some(dt.and_utc().timestamp_millis()),
             None => {
                 self.push(
-                    Diagnostic::new(Kind::ValueOutOfRange, node.span, "this date does not exist")
-                        .label("invalid date"),
+                    Diagnostic::new(Kind::ValueOutOfRange, node.span, "this date does not exist").label("invalid date"),
                 );
                 None
             }

@@ -33,11 +33,7 @@ impl Span {
 
     /// The smallest span covering both (which must be in the same file).
     pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 }
 
@@ -82,10 +78,7 @@ impl Sources {
     /// Line and column (1-based, in characters) of a span's start.
     pub fn line_col(&self, span: Span) -> LineCol {
         match self.location(span.file, span.start as usize) {
-            Ok(loc) => LineCol {
-                line: loc.line_number,
-                column: loc.column_number,
-            },
+            Ok(loc) => LineCol { line: loc.line_number, column: loc.column_number },
             Err(_) => LineCol { line: 1, column: 1 },
         }
     }
@@ -105,30 +98,18 @@ impl<'a> Files<'a> for Sources {
     type Source = &'a str;
 
     fn name(&'a self, id: FileId) -> Result<&'a str, files::Error> {
-        self.files
-            .get(id.0 as usize)
-            .map(|f| f.name().as_str())
-            .ok_or(files::Error::FileMissing)
+        self.files.get(id.0 as usize).map(|f| f.name().as_str()).ok_or(files::Error::FileMissing)
     }
 
     fn source(&'a self, id: FileId) -> Result<&'a str, files::Error> {
-        self.files
-            .get(id.0 as usize)
-            .map(|f| f.source().as_str())
-            .ok_or(files::Error::FileMissing)
+        self.files.get(id.0 as usize).map(|f| f.source().as_str()).ok_or(files::Error::FileMissing)
     }
 
     fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, files::Error> {
-        self.files
-            .get(id.0 as usize)
-            .ok_or(files::Error::FileMissing)?
-            .line_index((), byte_index)
+        self.files.get(id.0 as usize).ok_or(files::Error::FileMissing)?.line_index((), byte_index)
     }
 
     fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, files::Error> {
-        self.files
-            .get(id.0 as usize)
-            .ok_or(files::Error::FileMissing)?
-            .line_range((), line_index)
+        self.files.get(id.0 as usize).ok_or(files::Error::FileMissing)?.line_range((), line_index)
     }
 }

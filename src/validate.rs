@@ -72,14 +72,17 @@ pub fn validate(set: &ModuleSet) -> Diagnostics {
     let assigned = assigned_attributes(set);
     let mut checked_tables = BTreeSet::new();
     for module in &set.modules {
-        let mut v = ModuleCheck {
-            set,
-            module,
-            diags: &mut diags,
-            index: HashMap::new(),
-            assigned: &assigned,
-        };
+        let errors_before = diags.errors();
+        let parse_errors = set.diagnostics.iter().any(|d| {
+            d.severity() == crate::diagnostic::Severity::Error && d.span.is_some_and(|s| s.file == module.file)
+        });
+        let mut v = ModuleCheck { set, module, diags: &mut diags, index: HashMap::new(), assigned: &assigned };
         v.run(&mut checked_tables);
+        // Reachability and cycles are only meaningful once the module's own errors are fixed:
+        // a broken transition would make everything after it look unreachable.
+        if !parse_errors && v.diags.errors() == errors_before {
+            v.graph_checks();
+        }
     }
     diags
 }
@@ -90,27 +93,14 @@ fn assigned_attributes(set: &ModuleSet) -> BTreeSet<&str> {
     for module in &set.modules {
         for state in &module.states {
             let name = match &state.kind {
-                StateKind::SetAttribute { attribute, .. }
-                | StateKind::Counter { attribute, .. } => Some(attribute),
+                StateKind::SetAttribute { attribute, .. } | StateKind::Counter { attribute, .. } => Some(attribute),
                 StateKind::ConditionOnset(o) | StateKind::AllergyOnset { onset: o, .. } => {
                     o.assign_to_attribute.as_ref()
                 }
-                StateKind::MedicationOrder {
-                    assign_to_attribute,
-                    ..
-                }
-                | StateKind::CarePlanStart {
-                    assign_to_attribute,
-                    ..
-                }
-                | StateKind::Procedure {
-                    assign_to_attribute,
-                    ..
-                }
-                | StateKind::Device {
-                    assign_to_attribute,
-                    ..
-                } => assign_to_attribute.as_ref(),
+                StateKind::MedicationOrder { assign_to_attribute, .. }
+                | StateKind::CarePlanStart { assign_to_attribute, .. }
+                | StateKind::Procedure { assign_to_attribute, .. }
+                | StateKind::Device { assign_to_attribute, .. } => assign_to_attribute.as_ref(),
                 _ => None,
             };
             if let Some(n) = name {
@@ -126,15 +116,8 @@ fn assigned_attributes(set: &ModuleSet) -> BTreeSet<&str> {
 pub fn edges(module: &Module, index: &HashMap<&str, usize>) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (i, state) in module.states.iter().enumerate() {
-        let mut targets: Vec<&StateRef> = state
-            .transition
-            .as_ref()
-            .map(Transition::targets)
-            .unwrap_or_default();
-        if let StateKind::Physiology {
-            alt_direct_transition,
-        } = &state.kind
-        {
+        let mut targets: Vec<&StateRef> = state.transition.as_ref().map(Transition::targets).unwrap_or_default();
+        if let StateKind::Physiology { alt_direct_transition } = &state.kind {
             targets.push(alt_direct_transition);
         }
         for t in targets {
@@ -157,12 +140,7 @@ struct ModuleCheck<'a, 'd> {
 impl<'a> ModuleCheck<'a, '_> {
     fn run(&mut self, checked_tables: &mut BTreeSet<String>) {
         let module = self.module;
-        self.index = module
-            .states
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.as_str(), i))
-            .collect();
+        self.index = module.states.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
         if !self.index.contains_key("Initial") {
             let d = Diagnostic::new(
                 Kind::MissingInitial,
@@ -171,16 +149,10 @@ impl<'a> ModuleCheck<'a, '_> {
             )
             .label("the module cannot start")
             .help("add a state named `Initial` (its type is usually `Initial`)");
-            let d = match self
-                .module
-                .states
-                .iter()
-                .find(|s| matches!(s.kind, StateKind::Initial))
-            {
-                Some(s) => d.secondary(
-                    s.name_span,
-                    "this state has type `Initial`, but the start state is found by its name",
-                ),
+            let d = match self.module.states.iter().find(|s| matches!(s.kind, StateKind::Initial)) {
+                Some(s) => {
+                    d.secondary(s.name_span, "this state has type `Initial`, but the start state is found by its name")
+                }
                 None => d,
             };
             self.diags.push(d);
@@ -191,7 +163,6 @@ impl<'a> ModuleCheck<'a, '_> {
             }
             self.state(state);
         }
-        self.graph_checks();
     }
 
     fn state_names(&self) -> impl Iterator<Item = &'a str> + '_ {
@@ -215,11 +186,7 @@ impl<'a> ModuleCheck<'a, '_> {
                 )
                 .label("undefined state")
                 .suggest(&r.name, self.state_names());
-                self.diags.push(if tolerated {
-                    d.lenient(self.module.dialect)
-                } else {
-                    d
-                });
+                self.diags.push(if tolerated { d.lenient(self.module.dialect) } else { d });
                 None
             }
         }
@@ -234,11 +201,7 @@ impl<'a> ModuleCheck<'a, '_> {
         };
         let ty = state.kind.type_name();
         if !expected.contains(&ty) {
-            let wanted = expected
-                .iter()
-                .map(|e| format!("`{e}`"))
-                .collect::<Vec<_>>()
-                .join(" or ");
+            let wanted = expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(" or ");
             let candidates: Vec<&str> = self
                 .module
                 .states
@@ -249,10 +212,7 @@ impl<'a> ModuleCheck<'a, '_> {
             let d = Diagnostic::new(
                 Kind::WrongStateKind,
                 r.span,
-                format!(
-                    "`{field}` must name a {wanted} state, but `{}` is a `{ty}` state",
-                    r.name
-                ),
+                format!("`{field}` must name a {wanted} state, but `{}` is a `{ty}` state", r.name),
             )
             .label(format!("not a {wanted} state"))
             .secondary(state.type_span, "its type");
@@ -261,10 +221,7 @@ impl<'a> ModuleCheck<'a, '_> {
                 [one] => d.help(format!("did you mean `{one}`?")),
                 many => d.note(format!(
                     "{wanted} states here: {}",
-                    many.iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    many.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
                 )),
             };
             self.diags.push(d.lenient(self.module.dialect));
@@ -324,7 +281,7 @@ impl<'a> ModuleCheck<'a, '_> {
             }
             sum += p.value;
             if sum > 1.0 + EPSILON && crossing.is_none() {
-                crossing = Some(o.span);
+                crossing = Some(p.span);
             }
         }
         let (Some(first), Some(last)) = (options.first(), options.last()) else {
@@ -377,10 +334,7 @@ impl<'a> ModuleCheck<'a, '_> {
                 )
                 .label("no such file")
                 .suggest(&lt.table.name, names)
-                .help(format!(
-                    "put `{}` in the `lookup_tables` folder beside the modules",
-                    lt.table.name
-                )),
+                .help(format!("put `{}` in the `lookup_tables` folder beside the modules", lt.table.name)),
             );
             return;
         };
@@ -401,9 +355,7 @@ impl<'a> ModuleCheck<'a, '_> {
             return;
         }
         let outcome = &table.header[table.header.len() - n..];
-        let header_span = table.header[0]
-            .span
-            .to(table.header[table.header.len() - 1].span);
+        let header_span = table.header[0].span.to(table.header[table.header.len() - 1].span);
         for o in &lt.options {
             if !outcome.iter().any(|c| c.text == o.to.name) {
                 let d = Diagnostic::new(
@@ -418,16 +370,14 @@ impl<'a> ModuleCheck<'a, '_> {
                 self.diags.push(d);
             }
         }
-        for c in outcome {
+        let options_matched = lt.options.iter().all(|o| outcome.iter().any(|c| c.text == o.to.name));
+        for c in outcome.iter().filter(|_| options_matched) {
             if !lt.options.iter().any(|o| o.to.name == c.text) {
                 self.diags.push(
                     Diagnostic::new(
                         Kind::LookupTableMismatch,
                         c.span,
-                        format!(
-                            "column `{}` of `{}` names no state of the transition",
-                            c.text, table.name
-                        ),
+                        format!("column `{}` of `{}` names no state of the transition", c.text, table.name),
                     )
                     .label("no option goes to this state")
                     .secondary(lt.table.span, "the table is used here"),
@@ -454,9 +404,7 @@ impl<'a> ModuleCheck<'a, '_> {
                         _ => Some("expected a probability between 0 and 1"),
                     }
                 } else if column == "age" {
-                    parse_age_range(&cell.text)
-                        .is_none()
-                        .then_some("expected an age range such as `18-64`")
+                    parse_age_range(&cell.text).is_none().then_some("expected an age range such as `18-64`")
                 } else if column == "time" {
                     parse_time_range(&cell.text)
                         .is_none()
@@ -496,11 +444,11 @@ impl<'a> ModuleCheck<'a, '_> {
             self.resolve_kind(t, "target_encounter", &["Encounter"]);
             return;
         }
-        let elsewhere = self.set.modules.iter().any(|m| {
-            m.states
-                .iter()
-                .any(|s| s.name == t.name && matches!(s.kind, StateKind::Encounter { .. }))
-        });
+        let elsewhere = self
+            .set
+            .modules
+            .iter()
+            .any(|m| m.states.iter().any(|s| s.name == t.name && matches!(s.kind, StateKind::Encounter { .. })));
         if !elsewhere {
             self.resolve_kind(t, "target_encounter", &["Encounter"]);
         }
@@ -508,16 +456,8 @@ impl<'a> ModuleCheck<'a, '_> {
 
     fn reason(&mut self, reason: &Option<StateRef>) {
         let Some(r) = reason else { return };
-        let elsewhere = || {
-            self.set
-                .modules
-                .iter()
-                .any(|m| m.states.iter().any(|s| s.name == r.name))
-        };
-        if self.index.contains_key(r.name.as_str())
-            || self.assigned.contains(r.name.as_str())
-            || elsewhere()
-        {
+        let elsewhere = || self.set.modules.iter().any(|m| m.states.iter().any(|s| s.name == r.name));
+        if self.index.contains_key(r.name.as_str()) || self.assigned.contains(r.name.as_str()) || elsewhere() {
             return;
         }
         let d = Diagnostic::new(Kind::UnresolvedReason, r.span, format!("`reason` `{}` names no state and no attribute", r.name))
@@ -536,17 +476,18 @@ impl<'a> ModuleCheck<'a, '_> {
     fn state(&mut self, state: &'a State) {
         match &state.kind {
             StateKind::Guard { allow } => self.logic(allow),
-            StateKind::CallSubmodule { submodule } => {
-                if self.set.module(&submodule.name).is_none() {
-                    let paths: Vec<&str> =
-                        self.set.modules.iter().map(|m| m.path.as_str()).collect();
-                    self.diags.push(
-                        Diagnostic::new(Kind::MissingSubmodule, submodule.span, format!("submodule `{}` does not exist", submodule.name))
-                            .label("no module at this path")
-                            .suggest(&submodule.name, paths)
-                            .help("submodules are named by their path below the library root, without extension"),
-                    );
-                }
+            StateKind::CallSubmodule { submodule } if self.set.module(&submodule.name).is_none() => {
+                let paths: Vec<&str> = self.set.modules.iter().map(|m| m.path.as_str()).collect();
+                self.diags.push(
+                    Diagnostic::new(
+                        Kind::MissingSubmodule,
+                        submodule.span,
+                        format!("submodule `{}` does not exist", submodule.name),
+                    )
+                    .label("no module at this path")
+                    .suggest(&submodule.name, paths)
+                    .help("submodules are named by their path below the library root, without extension"),
+                );
             }
             StateKind::Encounter { reason, .. }
             | StateKind::MedicationOrder { reason, .. }
@@ -636,11 +577,7 @@ impl<'a> ModuleCheck<'a, '_> {
             let mut members: Vec<usize> = scc.iter().map(|&ni| graph[ni]).collect();
             members.sort_unstable();
             let first = &module.states[members[0]];
-            let names = members
-                .iter()
-                .map(|&i| format!("`{}`", module.states[i].name))
-                .collect::<Vec<_>>()
-                .join(" → ");
+            let names = members.iter().map(|&i| format!("`{}`", module.states[i].name)).collect::<Vec<_>>().join(" → ");
             let mut d = Diagnostic::new(
                 Kind::ZeroTimeCycle,
                 first.name_span,

@@ -11,22 +11,14 @@ use crate::source::{FileId, Span};
 
 /// Parses one JSON document. Returns `None` after reporting a syntax error.
 pub fn parse_json(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<Node> {
-    let mut reader = Reader {
-        bytes: text.as_bytes(),
-        text,
-        pos: 0,
-        file,
-    };
+    let mut reader = Reader { bytes: text.as_bytes(), text, pos: 0, file };
     if text.starts_with('\u{feff}') {
         reader.pos = 3;
     }
     let result = reader.value(0).and_then(|node| {
         reader.skip_ws();
         if reader.pos < reader.bytes.len() {
-            Err(reader.error_here(
-                "unexpected text after the end of the JSON document",
-                "expected end of file",
-            ))
+            Err(reader.error_here("unexpected text after the end of the JSON document", "expected end of file"))
         } else {
             Ok(node)
         }
@@ -34,7 +26,7 @@ pub fn parse_json(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
     match result {
         Ok(node) => Some(node),
         Err(d) => {
-            diags.push(d);
+            diags.push(*d);
             None
         }
     }
@@ -47,28 +39,23 @@ struct Reader<'a> {
     file: FileId,
 }
 
-type Result<T> = std::result::Result<T, Diagnostic>;
+type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
 impl Reader<'_> {
     fn span(&self, start: usize) -> Span {
         Span::new(self.file, start..self.pos)
     }
 
-    fn error_here(&self, message: &str, label: &str) -> Diagnostic {
+    fn error_here(&self, message: &str, label: &str) -> Box<Diagnostic> {
         let end = (self.pos + self.char_len_at(self.pos)).min(self.bytes.len());
-        Diagnostic::new(
-            Kind::Syntax,
-            Span::new(self.file, self.pos..end),
-            format!("invalid JSON: {message}"),
+        Box::new(
+            Diagnostic::new(Kind::Syntax, Span::new(self.file, self.pos..end), format!("invalid JSON: {message}"))
+                .label(label),
         )
-        .label(label)
     }
 
     fn char_len_at(&self, pos: usize) -> usize {
-        self.text
-            .get(pos..)
-            .and_then(|s| s.chars().next())
-            .map_or(0, char::len_utf8)
+        self.text.get(pos..).and_then(|s| s.chars().next()).map_or(0, char::len_utf8)
     }
 
     fn skip_ws(&mut self) {
@@ -89,20 +76,17 @@ impl Reader<'_> {
         self.skip_ws();
         let start = self.pos;
         let Some(b) = self.peek() else {
-            return Err(self.error_here(
-                "the document ends where a value was expected",
-                "expected a value",
-            ));
+            return Err(self.error_here("the document ends where a value was expected", "expected a value"));
         };
         if depth > MAX_DEPTH && matches!(b, b'{' | b'[') {
-            return Err(Diagnostic::new(
-                Kind::TooDeep,
-                Span::new(self.file, start..start + 1),
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-            )
-            .label("too deeply nested")
-            .help(
-                "modules never need this much nesting; check for a generated or corrupted file",
+            return Err(Box::new(
+                Diagnostic::new(
+                    Kind::TooDeep,
+                    Span::new(self.file, start..start + 1),
+                    format!("nesting deeper than {MAX_DEPTH} levels"),
+                )
+                .label("too deeply nested")
+                .help("modules never need this much nesting; check for a generated or corrupted file"),
             ));
         }
         let value = match b {
@@ -115,10 +99,7 @@ impl Reader<'_> {
             b'-' | b'0'..=b'9' => self.number()?,
             _ => return Err(self.error_here("expected a value", "expected a value here")),
         };
-        Ok(Node {
-            value,
-            span: self.span(start),
-        })
+        Ok(Node { value, span: self.span(start) })
     }
 
     fn literal(&mut self, word: &str, value: Value) -> Result<Value> {
@@ -126,10 +107,7 @@ impl Reader<'_> {
             self.pos += word.len();
             Ok(value)
         } else {
-            Err(self.error_here(
-                "expected a value",
-                "not a JSON value (strings need double quotes)",
-            ))
+            Err(self.error_here("expected a value", "not a JSON value (strings need double quotes)"))
         }
     }
 
@@ -145,11 +123,7 @@ impl Reader<'_> {
             self.skip_ws();
             let key_start = self.pos;
             if self.peek() != Some(b'"') {
-                let label = if self.peek() == Some(b'}') {
-                    "trailing comma before `}`"
-                } else {
-                    "expected a \"key\""
-                };
+                let label = if self.peek() == Some(b'}') { "trailing comma before `}`" } else { "expected a \"key\"" };
                 return Err(self.error_here("expected a string key", label));
             }
             let key = self.string()?;
@@ -160,11 +134,7 @@ impl Reader<'_> {
             }
             self.pos += 1;
             let value = self.value(depth + 1)?;
-            entries.push(Entry {
-                key,
-                key_span,
-                value,
-            });
+            entries.push(Entry { key, key_span, value });
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -173,15 +143,10 @@ impl Reader<'_> {
                     return Ok(Value::Map(entries));
                 }
                 None => {
-                    return Err(
-                        self.error_here("the document ends inside an object", "expected `}`")
-                    );
+                    return Err(self.error_here("the document ends inside an object", "expected `}`"));
                 }
                 _ => {
-                    return Err(self.error_here(
-                        "expected `,` or `}` after an object member",
-                        "expected `,` or `}`",
-                    ));
+                    return Err(self.error_here("expected `,` or `}` after an object member", "expected `,` or `}`"));
                 }
             }
         }
@@ -198,9 +163,7 @@ impl Reader<'_> {
         loop {
             self.skip_ws();
             if self.peek() == Some(b']') {
-                return Err(
-                    self.error_here("trailing comma in a list", "expected a value before `]`")
-                );
+                return Err(self.error_here("trailing comma in a list", "expected a value before `]`"));
             }
             items.push(self.value(depth + 1)?);
             self.skip_ws();
@@ -214,10 +177,7 @@ impl Reader<'_> {
                     return Err(self.error_here("the document ends inside a list", "expected `]`"));
                 }
                 _ => {
-                    return Err(self.error_here(
-                        "expected `,` or `]` after a list item",
-                        "expected `,` or `]`",
-                    ));
+                    return Err(self.error_here("expected `,` or `]` after a list item", "expected `,` or `]`"));
                 }
             }
         }
@@ -260,61 +220,46 @@ impl Reader<'_> {
                         }
                         _ => {
                             self.pos -= 1;
-                            return Err(self.error_here(
-                                "unknown escape sequence in a string",
-                                "unknown escape",
-                            ));
+                            return Err(self.error_here("unknown escape sequence in a string", "unknown escape"));
                         }
                     }
                 }
                 Some(_) => {
-                    return Err(self.error_here(
-                        "control character inside a string",
-                        "escape it (e.g. `\\n`)",
-                    ));
+                    return Err(self.error_here("control character inside a string", "escape it (e.g. `\\n`)"));
                 }
                 None => break,
             }
         }
-        Err(Diagnostic::new(
-            Kind::Syntax,
-            Span::new(self.file, open..open + 1),
-            "invalid JSON: unterminated string",
-        )
-        .label("this string is never closed"))
+        Err(Box::new(
+            Diagnostic::new(Kind::Syntax, Span::new(self.file, open..open + 1), "invalid JSON: unterminated string")
+                .label("this string is never closed"),
+        ))
     }
 
     fn hex4(&mut self) -> Result<u32> {
-        let digits = self
-            .bytes
-            .get(self.pos..self.pos + 4)
-            .and_then(|d| std::str::from_utf8(d).ok());
+        let digits = self.bytes.get(self.pos..self.pos + 4).and_then(|d| std::str::from_utf8(d).ok());
         match digits.and_then(|d| u32::from_str_radix(d, 16).ok()) {
             Some(v) => {
                 self.pos += 4;
                 Ok(v)
             }
-            None => Err(self.error_here(
-                "`\\u` must be followed by four hex digits",
-                "bad unicode escape",
-            )),
+            None => Err(self.error_here("`\\u` must be followed by four hex digits", "bad unicode escape")),
         }
     }
 
     fn unicode_escape(&mut self) -> Result<char> {
         let first = self.hex4()?;
-        let code =
-            if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
-                self.pos += 2;
-                let second = self.hex4()?;
-                if (0xDC00..0xE000).contains(&second) {
-                    0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-                } else {
-                    0xFFFD
-                }
+        let code = if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
+            self.pos += 2;
+            let second = self.hex4()?;
+            if (0xDC00..0xE000).contains(&second) {
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
             } else {
-                first
-            };
+                0xFFFD
+            }
+        } else {
+            first
+        };
         Ok(char::from_u32(code).unwrap_or('\u{FFFD}'))
     }
 
@@ -338,10 +283,7 @@ impl Reader<'_> {
             is_float = true;
             self.pos += 1;
             if digits(self) == 0 {
-                return Err(self.error_here(
-                    "expected digits after the decimal point",
-                    "expected a digit",
-                ));
+                return Err(self.error_here("expected digits after the decimal point", "expected a digit"));
             }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {

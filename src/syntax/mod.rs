@@ -94,11 +94,7 @@ impl Node {
 
     /// Looks a key up in a mapping (the last occurrence wins, as in most JSON readers).
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?
-            .iter()
-            .rev()
-            .find(|e| e.key == key)
-            .map(|e| &e.value)
+        self.as_map()?.iter().rev().find(|e| e.key == key).map(|e| &e.value)
     }
 }
 
@@ -112,24 +108,29 @@ pub enum Format {
 impl Format {
     /// The format for a file name, by extension; YAML for anything that is not `.json`.
     pub fn from_path(path: &str) -> Format {
-        if path.to_ascii_lowercase().ends_with(".json") {
-            Format::Json
-        } else {
-            Format::Yaml
-        }
+        if path.to_ascii_lowercase().ends_with(".json") { Format::Json } else { Format::Yaml }
     }
 }
 
 /// Parses a registered file into a tree; syntax errors go to `diags`.
-pub fn parse(
-    sources: &Sources,
-    file: FileId,
-    format: Format,
-    diags: &mut Diagnostics,
-) -> Option<Node> {
+pub fn parse(sources: &Sources, file: FileId, format: Format, diags: &mut Diagnostics) -> Option<Node> {
     let text = sources.text(file);
     match format {
         Format::Json => parse_json(text, file, diags),
         Format::Yaml => parse_yaml(text, file, diags),
+    }
+}
+
+/// The tree as a JSON value (positions dropped), e.g. to validate it against a JSON Schema.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Seq(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), to_json(&e.value))).collect()),
     }
 }

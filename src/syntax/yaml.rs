@@ -12,17 +12,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
 enum Frame {
-    Seq {
-        start: usize,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        start: usize,
-        anchor: usize,
-        entries: Vec<Entry>,
-        key: Option<(String, Span)>,
-    },
+    Seq { start: usize, anchor: usize, items: Vec<Node> },
+    Map { start: usize, anchor: usize, entries: Vec<Entry>, key: Option<(String, Span)> },
 }
 
 /// Maps saphyr's character indices to byte offsets (identity for ASCII text).
@@ -38,10 +29,7 @@ impl Offsets {
             t.push(text.len() as u32);
             t
         });
-        Offsets {
-            table,
-            len: text.len(),
-        }
+        Offsets { table, len: text.len() }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -58,9 +46,7 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
     let bom = if text_no_bom.is_some() { 3 } else { 0 };
     let body = text_no_bom.unwrap_or(text);
     let offsets = Offsets::new(body);
-    let span = |start: usize, end: usize| {
-        Span::new(file, bom + offsets.byte(start)..bom + offsets.byte(end))
-    };
+    let span = |start: usize, end: usize| Span::new(file, bom + offsets.byte(start)..bom + offsets.byte(end));
 
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
@@ -74,10 +60,7 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
             Err(e) => {
                 let m = e.marker();
                 let at = span(m.index(), m.index() + 1);
-                diags.push(
-                    Diagnostic::new(Kind::Syntax, at, format!("invalid YAML: {}", e.info()))
-                        .label("here"),
-                );
+                diags.push(Diagnostic::new(Kind::Syntax, at, format!("invalid YAML: {}", e.info())).label("here"));
                 return None;
             }
         };
@@ -88,13 +71,9 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
                 documents += 1;
                 if documents > 1 {
                     diags.push(
-                        Diagnostic::new(
-                            Kind::Syntax,
-                            span(s, e.max(s + 1)),
-                            "a module file holds one YAML document",
-                        )
-                        .label("a second document starts here")
-                        .help("split the documents into separate files"),
+                        Diagnostic::new(Kind::Syntax, span(s, e.max(s + 1)), "a module file holds one YAML document")
+                            .label("a second document starts here")
+                            .help("split the documents into separate files"),
                     );
                     return None;
                 }
@@ -108,19 +87,12 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
                     Some((node, 0))
                 }
                 None => {
-                    diags.push(Diagnostic::new(
-                        Kind::Syntax,
-                        span(s, e),
-                        "invalid YAML: unknown alias",
-                    ));
+                    diags.push(Diagnostic::new(Kind::Syntax, span(s, e), "invalid YAML: unknown alias"));
                     return None;
                 }
             },
             Event::Scalar(value, style, anchor, tag) => {
-                if let Some(Frame::Map {
-                    key: key @ None, ..
-                }) = stack.last_mut()
-                {
+                if let Some(Frame::Map { key: key @ None, .. }) = stack.last_mut() {
                     *key = Some((value.into_owned(), span(s, e)));
                     continue;
                 }
@@ -130,24 +102,14 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
                 } else {
                     Value::Str(value.into_owned())
                 };
-                Some((
-                    Node {
-                        value: v,
-                        span: span(s, e),
-                    },
-                    anchor,
-                ))
+                Some((Node { value: v, span: span(s, e) }, anchor))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if let Some(Frame::Map { key: None, .. }) = stack.last() {
                     diags.push(
-                        Diagnostic::new(
-                            Kind::Syntax,
-                            span(s, e.max(s + 1)),
-                            "a mapping key must be a plain value",
-                        )
-                        .label("complex key")
-                        .help("use a string as the key"),
+                        Diagnostic::new(Kind::Syntax, span(s, e.max(s + 1)), "a mapping key must be a plain value")
+                            .label("complex key")
+                            .help("use a string as the key"),
                     );
                     return None;
                 }
@@ -163,45 +125,19 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
                     return None;
                 }
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        start: s,
-                        anchor,
-                        items: Vec::new(),
-                    }
+                    Frame::Seq { start: s, anchor, items: Vec::new() }
                 } else {
-                    Frame::Map {
-                        start: s,
-                        anchor,
-                        entries: Vec::new(),
-                        key: None,
-                    }
+                    Frame::Map { start: s, anchor, entries: Vec::new(), key: None }
                 });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    start,
-                    anchor,
-                    items,
-                }) => Some((
-                    Node {
-                        value: Value::Seq(items),
-                        span: span(start, e),
-                    },
-                    anchor,
-                )),
-                Some(Frame::Map {
-                    start,
-                    anchor,
-                    entries,
-                    ..
-                }) => Some((
-                    Node {
-                        value: Value::Map(entries),
-                        span: span(start, e),
-                    },
-                    anchor,
-                )),
+                Some(Frame::Seq { start, anchor, items }) => {
+                    Some((Node { value: Value::Seq(items), span: span(start, e) }, anchor))
+                }
+                Some(Frame::Map { start, anchor, entries, .. }) => {
+                    Some((Node { value: Value::Map(entries), span: span(start, e) }, anchor))
+                }
                 None => None,
             },
         };
@@ -211,13 +147,9 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
         nodes += 1;
         if nodes > MAX_NODES {
             diags.push(
-                Diagnostic::new(
-                    Kind::TooDeep,
-                    node.span,
-                    format!("document expands to more than {MAX_NODES} values"),
-                )
-                .label("expansion limit reached here")
-                .help("aliases that refer to aliases multiply in size; write the values out"),
+                Diagnostic::new(Kind::TooDeep, node.span, format!("document expands to more than {MAX_NODES} values"))
+                    .label("expansion limit reached here")
+                    .help("aliases that refer to aliases multiply in size; write the values out"),
             );
             return None;
         }
@@ -229,11 +161,7 @@ pub fn parse_yaml(text: &str, file: FileId, diags: &mut Diagnostics) -> Option<N
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, key, .. }) => {
                 if let Some((key, key_span)) = key.take() {
-                    entries.push(Entry {
-                        key,
-                        key_span,
-                        value: node,
-                    });
+                    entries.push(Entry { key, key_span, value: node });
                 }
             }
         }
@@ -288,9 +216,7 @@ fn resolve_plain(s: &str) -> Value {
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<i64>()
-            .map_or_else(|_| Value::Float(s.parse().unwrap_or(f64::NAN)), Value::Int);
+        return s.parse::<i64>().map_or_else(|_| Value::Float(s.parse().unwrap_or(f64::NAN)), Value::Int);
     }
     if let Some(hex) = s.strip_prefix("0x")
         && let Ok(i) = i64::from_str_radix(hex, 16)
@@ -317,9 +243,7 @@ fn is_float(s: &str) -> bool {
     };
     let digits_ok = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     let mantissa_ok = match mantissa.split_once('.') {
-        Some((int, frac)) => {
-            digits_ok(int) && digits_ok(frac) && !(int.is_empty() && frac.is_empty())
-        }
+        Some((int, frac)) => digits_ok(int) && digits_ok(frac) && !(int.is_empty() && frac.is_empty()),
         None => !mantissa.is_empty() && digits_ok(mantissa),
     };
     let exponent_ok = exponent.is_none_or(|e| {

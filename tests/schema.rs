@@ -1,0 +1,77 @@
+//! Every module in `modules/` and `examples/` (and the valid test modules) validates against
+//! the JSON Schema editors use, `schemas/module.schema.json`, and loads with no diagnostics.
+
+use ehrsim::cli::build;
+use ehrsim::diagnostic::{Diagnostics, Style, render};
+use ehrsim::load::Request;
+use ehrsim::source::Sources;
+use std::path::{Path, PathBuf};
+
+fn module_files(root: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "lookup_tables") {
+                module_files(&path, out);
+            }
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Only module files: other YAML in examples/ (targets, configs) is not a module.
+            if text.contains("states:") || text.contains("\"states\"") {
+                out.push(path);
+            }
+        }
+    }
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string("schemas/module.schema.json").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).expect("the schema itself is valid")
+}
+
+#[test]
+fn modules_and_examples_validate_against_the_schema() {
+    let validator = schema();
+    let mut files = Vec::new();
+    for root in ["modules", "examples", "tests/data/good"] {
+        module_files(Path::new(root), &mut files);
+    }
+    assert!(files.len() >= 18, "found {} module files", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut sources = Sources::new();
+        let file = sources.add(path.display().to_string(), text);
+        let mut diags = Diagnostics::new();
+        let format = ehrsim::syntax::Format::from_path(&path.to_string_lossy());
+        let node = ehrsim::syntax::parse(&sources, file, format, &mut diags).expect("parses");
+        let value = ehrsim::syntax::to_json(&node);
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{} does not match the schema:\n{}", path.display(), errors.join("\n"));
+    }
+}
+
+#[test]
+fn schema_rejects_a_misspelled_state_type() {
+    let validator = schema();
+    let module = serde_json::json!({
+        "name": "x",
+        "states": { "Initial": { "type": "Initial", "direct_transition": "T" }, "T": { "type": "Termnal" } }
+    });
+    assert!(!validator.is_valid(&module));
+}
+
+#[test]
+fn modules_and_examples_check_clean() {
+    for root in ["modules", "examples"] {
+        let mut files = Vec::new();
+        module_files(Path::new(root), &mut files);
+        for path in files {
+            let (set, compilation) = build(&[Request::for_path(&path).unwrap()]);
+            let text: String = compilation.diagnostics.iter().map(|d| render(&set.sources, d, Style::Short)).collect();
+            assert!(compilation.diagnostics.is_empty(), "{}:\n{text}", path.display());
+        }
+    }
+}
