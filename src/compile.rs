@@ -93,7 +93,7 @@ impl<'a> Lowering<'a> {
             Graph::with_capacity(m.states.len(), m.states.len());
         let mut edges = Vec::new();
         for (i, s) in m.states.iter().enumerate() {
-            let kind = self.state_kind(&s.name, &s.kind, &scope)?;
+            let kind = self.state_kind(&m.name, &s.name, &s.kind, &scope)?;
             let transition = match &s.transition {
                 Some(t) => self.transition(t, &scope)?,
                 None => match &kind {
@@ -151,6 +151,15 @@ impl<'a> Lowering<'a> {
 
     fn attr(&mut self, name: &str) -> Symbol {
         self.lib.attributes.intern(name)
+    }
+
+    fn lit(&mut self, l: &ast::Literal) -> Lit {
+        match l {
+            ast::Literal::Null => Lit::Null,
+            ast::Literal::Bool(b) => Lit::Bool(*b),
+            ast::Literal::Number(n) => Lit::Num(*n),
+            ast::Literal::Str(s) => Lit::Str(self.lib.strings.intern(s)),
+        }
     }
 
     fn opt_attr(&mut self, name: &Option<String>) -> Option<Symbol> {
@@ -301,7 +310,7 @@ impl<'a> Lowering<'a> {
         })
     }
 
-    fn state_kind(&mut self, name: &str, k: &ast::StateKind, scope: &Scope) -> Result<StateKind> {
+    fn state_kind(&mut self, module_name: &str, name: &str, k: &ast::StateKind, scope: &Scope) -> Result<StateKind> {
         use ast::StateKind as A;
         Ok(match k {
             A::Initial => StateKind::Initial,
@@ -312,7 +321,7 @@ impl<'a> Lowering<'a> {
             A::SetAttribute { attribute, value } => {
                 let value = match value {
                     ast::SetValue::Remove => SetValue::Remove,
-                    ast::SetValue::Literal(l) => SetValue::Literal(l.clone()),
+                    ast::SetValue::Literal(l) => SetValue::Literal(self.lit(l)),
                     ast::SetValue::Range { low, high, decimals } => {
                         SetValue::Range { low: *low, high: *high, decimals: *decimals }
                     }
@@ -440,7 +449,7 @@ impl<'a> Lowering<'a> {
             }
             A::Symptom { symptom, cause, probability, amount } => StateKind::Symptom {
                 symptom: self.lib.symptoms.intern(symptom),
-                cause: cause.clone(),
+                cause: self.lib.strings.intern(cause.as_deref().unwrap_or(module_name)),
                 probability: *probability,
                 amount: amount.clone(),
             },
@@ -484,7 +493,7 @@ impl<'a> Lowering<'a> {
                 target: self.target(target, scope)?,
                 operator: *operator,
                 value: value.as_ref().map(|v| match v {
-                    ast::ObservationValue::Literal(l) => ObsValue::Literal(l.clone()),
+                    ast::ObservationValue::Literal(l) => ObsValue::Literal(self.lit(l)),
                     ast::ObservationValue::Code(c) => ObsValue::Code(self.code(c)),
                 }),
             },
@@ -501,7 +510,7 @@ impl<'a> Lowering<'a> {
                 within_ms: within.map(|(q, unit)| (q * unit.millis()) as i64),
             },
             L::Attribute { attribute, operator, value } => {
-                Cond::Attribute { attribute: self.attr(attribute), operator: *operator, value: value.clone() }
+                Cond::Attribute { attribute: self.attr(attribute), operator: *operator, value: self.lit(value) }
             }
         })
     }

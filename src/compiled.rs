@@ -12,7 +12,7 @@
 //! per-patient state.
 
 use crate::ast::{
-    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Literal, Operator, SesCategory,
+    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Operator, SesCategory,
     Severity, Sex, Telemedicine, TimeUnit, VitalSign,
 };
 use petgraph::graph::{Graph, NodeIndex};
@@ -93,6 +93,8 @@ pub struct Library {
     /// State names, as given to the visits and entries those states create: what
     /// `target_encounter` and `reason` compare against at run time.
     pub state_names: Interner,
+    /// Text values of attributes (literals in modules, and the clinical core's values).
+    pub strings: Interner,
     /// Code strings: the keys of the "present" map.
     pub code_keys: Interner,
     pub codes: Vec<CodeEntry>,
@@ -164,6 +166,15 @@ pub struct State {
     pub name: String,
     pub kind: StateKind,
     pub transition: Transition,
+}
+
+/// A literal value in a compiled module; text is interned in [`Library::strings`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lit {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Symbol),
 }
 
 /// A probability: fixed, or read from an attribute with a default.
@@ -249,13 +260,13 @@ pub enum Cond {
     Attribute {
         attribute: Symbol,
         operator: Operator,
-        value: Literal,
+        value: Lit,
     },
 }
 
 #[derive(Debug, Clone)]
 pub enum ObsValue {
-    Literal(Literal),
+    Literal(Lit),
     Code(CodeId),
 }
 
@@ -292,7 +303,7 @@ pub struct ObservationSpec {
 #[derive(Debug, Clone)]
 pub enum SetValue {
     Remove,
-    Literal(Literal),
+    Literal(Lit),
     Range { low: f64, high: f64, decimals: Option<u32> },
     Distribution(Distribution),
     Code(CodeId),
@@ -448,9 +459,10 @@ pub enum StateKind {
     SupplyList {
         supplies: Vec<(CodeId, u32)>,
     },
+    /// `cause` (default: the module's name) is interned in [`Library::strings`].
     Symptom {
         symptom: Symbol,
-        cause: Option<String>,
+        cause: Symbol,
         probability: f64,
         amount: Amount,
     },
