@@ -42,13 +42,20 @@ Exit codes:
                   `ehrsim graph` draws a module.",
     after_help = AFTER_HELP
 )]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Options of `generate`, the default command
+    #[command(flatten)]
+    pub generate: GenerateArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate patients (the default command: `ehrsim -p 100` is `ehrsim generate -p 100`)
+    #[command(after_help = AFTER_HELP)]
+    Generate(GenerateArgs),
     /// Check module files and directories: syntax, types, references, probabilities
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
@@ -107,7 +114,11 @@ pub struct GraphArgs {
 
 /// Runs the command line; the binary's `main`.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = match crate::config::with_config_file(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => return ExitCode::from(fail(EXIT_USAGE, e)),
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -116,8 +127,10 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Check(args) => check(&args),
-        Command::Graph(args) => graph(&args),
+        None => generate(&cli.generate),
+        Some(Command::Generate(args)) => generate(&args),
+        Some(Command::Check(args)) => check(&args),
+        Some(Command::Graph(args)) => graph(&args),
     };
     ExitCode::from(code)
 }
@@ -222,4 +235,293 @@ fn write_stdout(bytes: &[u8]) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => fail(EXIT_FAILURE, format!("cannot write to standard output: {e}")),
     }
+}
+
+/// Output formats of `generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatName {
+    /// Synthea-compatible longitudinal CSV (patients.csv, encounters.csv, …)
+    Csv,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenerateArgs {
+    /// Number of patients to generate
+    #[arg(short = 'p', long, env = "EHRSIM_POPULATION", default_value_t = 10, value_name = "N")]
+    pub population: u64,
+    /// Seed of the run: the same seed, options and modules give the same patients, byte for byte
+    #[arg(short = 's', long, env = "EHRSIM_SEED", default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Date at which ages are computed (YYYY-MM-DD or YYYYMMDD; default: today, in UTC)
+    #[arg(short = 'r', long, env = "EHRSIM_REFERENCE_DATE", value_name = "DATE")]
+    pub reference_date: Option<String>,
+    /// Date the simulation stops (default: the reference date)
+    #[arg(short = 'e', long, env = "EHRSIM_END_DATE", value_name = "DATE")]
+    pub end_date: Option<String>,
+    /// Age range at the reference date, in whole years (e.g. 18-64)
+    #[arg(short = 'a', long, env = "EHRSIM_AGE", value_name = "MIN-MAX")]
+    pub age: Option<String>,
+    /// Only patients of this sex
+    #[arg(short = 'g', long, env = "EHRSIM_GENDER", value_name = "M|F")]
+    pub gender: Option<String>,
+    /// Only patients living in this US state (name or two-letter code)
+    #[arg(long, env = "EHRSIM_STATE", value_name = "STATE")]
+    pub state: Option<String>,
+    /// Run only these top-level modules (comma-separated names; `*` matches anything)
+    #[arg(short = 'm', long, env = "EHRSIM_MODULES", value_delimiter = ',', value_name = "NAMES")]
+    pub modules: Vec<String>,
+    /// Take modules from this directory instead of the embedded library (repeatable)
+    #[arg(long = "modules-dir", env = "EHRSIM_MODULES_DIR", value_name = "DIR")]
+    pub modules_dir: Vec<PathBuf>,
+    /// Keep only patients whose keep module ends in a state named `Keep`
+    #[arg(short = 'k', long, env = "EHRSIM_KEEP", value_name = "MODULE_FILE")]
+    pub keep: Option<PathBuf>,
+    /// Export only the last N years of each record (active entries are always kept; 0 = all)
+    #[arg(long, env = "EHRSIM_YEARS_OF_HISTORY", default_value_t = 10, value_name = "N")]
+    pub years_of_history: u32,
+    /// Keep only patients alive at the end date (dead ones are simulated again)
+    #[arg(long, env = "EHRSIM_ONLY_ALIVE")]
+    pub only_alive: bool,
+    /// Switch off natural mortality from the US life table (deaths then come only from modules)
+    #[arg(long, env = "EHRSIM_NO_NATURAL_DEATH")]
+    pub no_natural_death: bool,
+    /// Worker threads (default: one per core); the output does not depend on it
+    #[arg(long, env = "EHRSIM_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+    /// Run the K-th of N shards (1-based); shards together are the whole run
+    #[arg(long, env = "EHRSIM_SHARD", value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Output directory
+    #[arg(short = 'o', long, env = "EHRSIM_OUTPUT", default_value = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Output formats (comma-separated)
+    #[arg(long, env = "EHRSIM_FORMAT", value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<FormatName>,
+    /// Read options from this YAML file (`population: 100`, `format: csv`, …); command-line
+    /// options and EHRSIM_* variables take precedence
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress bar
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+fn parse_date(what: &str, text: &str) -> Result<crate::sim::time::Date, String> {
+    crate::sim::time::Date::parse(text).ok_or_else(|| format!("invalid {what} `{text}`: expected a date as YYYY-MM-DD"))
+}
+
+fn parse_age(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("invalid --age `{text}`: expected MIN-MAX in whole years, e.g. 18-64");
+    let (lo, hi) = text.split_once('-').ok_or_else(bad)?;
+    let (lo, hi): (u32, u32) = (lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?);
+    if lo > hi || hi > 110 {
+        return Err(format!("invalid --age `{text}`: the range must be MIN ≤ MAX ≤ 110"));
+    }
+    Ok((lo, hi))
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("invalid --shard `{text}`: expected K/N with 1 ≤ K ≤ N, e.g. 2/8");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k - 1, n))
+}
+
+/// Whether a glob (`*` wildcards, case-insensitive) matches a name.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.to_lowercase(), name.to_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == n;
+    }
+    let mut rest = n.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else { return false };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+/// Everything `generate` needs, validated.
+struct Plan {
+    world: crate::sim::world::World,
+    options: crate::sim::Options,
+    config: crate::run::RunConfig,
+    today_default: bool,
+}
+
+fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
+    let input = |e: String| (EXIT_USAGE, e);
+    let today_default = args.reference_date.is_none();
+    let reference = match &args.reference_date {
+        Some(t) => parse_date("--reference-date", t).map_err(input)?,
+        None => crate::sim::time::Date::of(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64),
+        ),
+    };
+    let end = match &args.end_date {
+        Some(t) => parse_date("--end-date", t).map_err(input)?,
+        None => reference,
+    };
+    if end < reference && args.end_date.is_some() {
+        return Err(input(format!("--end-date {end} is before the reference date {reference}")));
+    }
+    let age = args.age.as_deref().map(parse_age).transpose().map_err(input)?;
+    let sex = match args.gender.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None => None,
+        Some("M") => Some(crate::ast::Sex::Male),
+        Some("F") => Some(crate::ast::Sex::Female),
+        Some(other) => return Err(input(format!("invalid --gender `{other}`: expected M or F"))),
+    };
+    let shard = args.shard.as_deref().map(parse_shard).transpose().map_err(input)?.unwrap_or((0, 1));
+    if args.threads == Some(0) {
+        return Err(input("--threads must be at least 1".into()));
+    }
+    if args.population == 0 {
+        return Err(input("--population must be at least 1".into()));
+    }
+
+    // Modules: a directory tree given, or the embedded library.
+    let mut requests: Vec<Request> = Vec::new();
+    if args.modules_dir.is_empty() {
+        requests.push(Request { tree: Box::new(crate::embedded::tree()), only: None });
+    }
+    for dir in &args.modules_dir {
+        if !dir.is_dir() {
+            return Err((EXIT_INPUT, format!("--modules-dir `{}` is not a directory", dir.display())));
+        }
+        requests.push(Request { tree: Box::new(crate::load::DirTree { root: dir.clone() }), only: None });
+    }
+    let keep_request = match &args.keep {
+        Some(path) => Some(Request::for_path(path).map_err(|e| (EXIT_INPUT, format!("cannot read --keep `{}`: {e}", path.display())))?),
+        None => None,
+    };
+    let keep_path = keep_request.as_ref().and_then(|r| r.only.as_ref()).and_then(|o| o.first()).map(|rel| {
+        crate::load::MODULE_EXTENSIONS.iter().find_map(|e| rel.strip_suffix(&format!(".{e}"))).unwrap_or(rel).to_owned()
+    });
+    requests.extend(keep_request);
+    let (set, compilation) = build(&requests);
+    let Some(library) = compilation.library else {
+        emit_to_stderr(&set.sources, &compilation.diagnostics, Style::Rich, use_color(ColorChoice::Auto));
+        return Err((EXIT_INPUT, "the modules have errors (run `ehrsim check` on them for the full list)".into()));
+    };
+    let mut world = crate::sim::world::World::new(library);
+    let state = match &args.state {
+        Some(s) => Some(world.demographics.resolve_state(s).map_err(|e| (EXIT_USAGE, format!("--state: {e}")))?),
+        None => None,
+    };
+    let keep = keep_path.as_deref().and_then(|p| world.lib.module_by_path(p));
+    if !args.modules.is_empty() {
+        let names: Vec<(crate::compiled::ModuleId, String)> =
+            world.top_level.iter().map(|&id| (id, world.lib.module(id).path.clone())).collect();
+        for pattern in &args.modules {
+            if !names.iter().any(|(_, n)| glob_match(pattern, n)) {
+                let known: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+                let hint = crate::diagnostic::did_you_mean(pattern, known.iter().copied())
+                    .map_or_else(|| format!(" (modules: {})", known.join(", ")), |m| format!("; did you mean `{m}`?"));
+                return Err((EXIT_USAGE, format!("no module matches --modules `{pattern}`{hint}")));
+            }
+        }
+        world.top_level.retain(|id| {
+            Some(*id) == keep || args.modules.iter().any(|p| glob_match(p, &world.lib.module(*id).path))
+        });
+    }
+    let options = crate::sim::Options {
+        seed: args.seed,
+        reference,
+        end,
+        age,
+        sex,
+        state,
+        natural_death: !args.no_natural_death,
+        only_alive: args.only_alive,
+        keep,
+        max_attempts: 1000,
+        trace: false,
+    };
+    let formats: Vec<Box<dyn crate::export::Format>> = {
+        let mut seen = Vec::new();
+        args.format
+            .iter()
+            .filter(|f| {
+                let new = !seen.contains(*f);
+                seen.push(**f);
+                new
+            })
+            .map(|f| -> Box<dyn crate::export::Format> {
+                match f {
+                    FormatName::Csv => Box::new(crate::export::csv::Csv),
+                }
+            })
+            .collect()
+    };
+    let config = crate::run::RunConfig {
+        population: args.population,
+        shard,
+        output: args.output.clone(),
+        formats,
+        years_of_history: args.years_of_history,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    Ok(Plan { world, options, config, today_default })
+}
+
+fn generate(args: &GenerateArgs) -> u8 {
+    let plan = match plan(args) {
+        Ok(p) => p,
+        Err((code, message)) => return fail(code, message),
+    };
+    let threads = args.threads.unwrap_or(0);
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_FAILURE, format!("cannot start worker threads: {e}")),
+    };
+    let result = pool.install(|| crate::run::run(&plan.world, &plan.options, &plan.config));
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(EXIT_FAILURE, format!("cannot write the output to `{}`: {e}", plan.config.output.display()));
+        }
+    };
+    print_summary(&plan, &summary);
+    EXIT_OK
+}
+
+fn print_summary(plan: &Plan, s: &crate::run::Summary) {
+    let mut out = std::io::stdout().lock();
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let (k, n) = plan.config.shard;
+    let shard = if n > 1 {
+        format!(" (shard {}/{n}: patients {}–{})", k + 1, s.first_index, s.first_index + s.patients.saturating_sub(1))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "generated {} patients{shard} in {secs:.2} s: {:.0} patients/s",
+        s.patients,
+        s.patients as f64 / secs
+    );
+    let _ = writeln!(out, "  alive {}, dead {}", s.alive, s.dead);
+    if s.not_kept > 0 {
+        let _ = writeln!(out, "  {} patients did not meet --only-alive/--keep within 1000 attempts", s.not_kept);
+    }
+    let per = |n: u64| n as f64 / s.patients.max(1) as f64;
+    let records: Vec<String> =
+        s.counts.iter().filter(|(k, _)| **k != "patients").map(|(k, v)| format!("{k} {v} ({:.1}/patient)", per(*v))).collect();
+    let _ = writeln!(out, "  records: {}", records.join(", "));
+    let formats: Vec<&str> = plan.config.formats.iter().map(|f| f.directory()).collect();
+    let _ = writeln!(out, "  output: {} ({})", plan.config.output.display(), formats.join(", "));
+    let today = if plan.today_default { " (today: pass -r to pin it)" } else { "" };
+    let _ = writeln!(out, "  seed {}, reference date {}{today}", plan.options.seed, plan.options.reference);
 }

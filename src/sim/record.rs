@@ -133,6 +133,8 @@ pub struct Report<'l> {
     pub encounter: EncounterIdx,
     /// Indices into [`Record::observations`].
     pub observations: std::ops::Range<u32>,
+    /// A panel (MultiObservation: one observation with parts) rather than a report.
+    pub panel: bool,
 }
 
 #[derive(Debug, Clone)]

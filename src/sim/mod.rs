@@ -1,0 +1,188 @@
+//! Simulation: one patient's lifetime, as a pure function of (seed, index, library, options).
+//!
+//! `simulate` draws the patient's demographics from a stream keyed by (seed, index) alone, so a
+//! patient's identity does not change when modules change; then steps the person weekly from
+//! birth to the end date through the clinical core and every top-level module, on a second
+//! stream keyed by (seed, index, attempt). Retries (for `--only-alive` or a keep module) keep
+//! the demographics and move to the next attempt's stream.
+//!
+//! Architecture invariant: nothing here does I/O, reads a clock or shares state between
+//! patients; a patient is the same whichever thread or shard computes it.
+
+pub mod clinic;
+pub mod engine;
+pub mod lifecycle;
+pub mod person;
+pub mod record;
+pub mod time;
+pub mod world;
+
+use crate::ast::Sex;
+use crate::compiled::ModuleId;
+use crate::sim::engine::{Clinic, Run};
+use crate::sim::person::{Attr, Person, splitmix};
+use crate::sim::time::{Date, Time, WEEK, YEAR};
+use crate::sim::world::World;
+use crate::world::demographics::{Constraints, Profile};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// What a run is asked to produce.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    /// Ages are computed at this date.
+    pub reference: Date,
+    /// Lifetimes are simulated up to this date (usually the reference date).
+    pub end: Date,
+    pub age: Option<(u32, u32)>,
+    pub sex: Option<Sex>,
+    /// Canonical state name.
+    pub state: Option<String>,
+    pub natural_death: bool,
+    pub only_alive: bool,
+    /// Keep only patients whose keep module ends in a state named `Keep`.
+    pub keep: Option<ModuleId>,
+    pub max_attempts: u32,
+    /// Record every state each person enters (for tests and `ehrsim trace`).
+    pub trace: bool,
+}
+
+/// One simulated patient.
+#[derive(Debug)]
+pub struct Patient<'w> {
+    pub index: u64,
+    pub profile: Profile,
+    pub person: Person<'w>,
+    /// Attempts it took to meet `--only-alive` or the keep module (1 if none).
+    pub attempts: u32,
+    /// Whether it met them (false only when attempts ran out).
+    pub kept: bool,
+}
+
+const DEMOGRAPHICS: u64 = 0x6465_6d6f_6772_6170;
+const SIMULATION: u64 = 0x7369_6d75_6c61_7465;
+
+fn stream_key(seed: u64, purpose: u64) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let mut x = seed ^ purpose;
+    for chunk in key.chunks_mut(8) {
+        x = splitmix(x);
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+    key
+}
+
+fn rng(seed: u64, purpose: u64, stream: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::from_seed(stream_key(seed, purpose));
+    r.set_stream(stream);
+    r
+}
+
+/// Simulates patient `index` of the run.
+pub fn simulate<'w>(world: &'w World, options: &Options, index: u64) -> Patient<'w> {
+    let constraints = Constraints { state: options.state.clone(), sex: options.sex, age: options.age };
+    let profile = world.demographics.sample(&mut rng(options.seed, DEMOGRAPHICS, index), &constraints);
+    let reference = options.reference.time();
+    let birth = reference - (profile.age_years * YEAR as f64) as i64;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let person = live(world, options, index, attempt, &profile, birth);
+        let alive_ok = !options.only_alive || person.death.is_none();
+        let keep_ok = options.keep.is_none_or(|k| person_kept(world, &person, k, options));
+        if (alive_ok && keep_ok) || attempt >= options.max_attempts.max(1) {
+            let kept = alive_ok && keep_ok;
+            return Patient { index, profile, person, attempts: attempt, kept };
+        }
+    }
+}
+
+fn person_kept(_world: &World, person: &Person, _keep: ModuleId, _options: &Options) -> bool {
+    person.keep_state_reached
+}
+
+fn set_profile(world: &World, person: &mut Person, p: &Profile) {
+    let s = &world.sym;
+    let text = |v: &str| world.lib.strings.get(v).map_or(Attr::None, Attr::Str);
+    person.set(s.gender, text(p.sex.as_str()));
+    person.set(s.race, text(p.race.as_str()));
+    person.set(s.ethnicity, text(p.ethnicity_str()));
+    person.set(s.state, text(&p.state));
+    person.set(s.city, text(&p.city));
+    person.set(s.county, text(&p.county));
+    person.set(s.zip, text(&p.zip));
+    person.set(s.first_language, text(&p.language));
+    person.set(s.income, Attr::Num(p.income as f64));
+    person.set(s.income_level, Attr::Num(p.income_level));
+    person.set(s.education, text(p.education.as_str()));
+    person.set(s.education_level, Attr::Num(p.education_level));
+    person.set(s.poverty_ratio, Attr::Num(p.poverty_ratio));
+    person.set(s.occupation_level, Attr::Num(p.occupation_level));
+    person.set(s.socioeconomic_score, Attr::Num(p.socioeconomic_score));
+    person.set(s.socioeconomic_category, text(p.socioeconomic_category));
+    person.set(s.birth_country, text("United States"));
+    person.set(s.food_insecurity, Attr::Bool(p.food_insecurity));
+    person.set(s.housing_cost_burden, Attr::Bool(p.severe_housing_cost_burden));
+    person.set(s.unemployed, Attr::Bool(p.unemployed));
+    person.set(s.no_vehicle_access, Attr::Bool(p.no_vehicle_access));
+    let insurance = if p.uninsured { "none" } else { "private" };
+    person.set(s.insurance_status, text(insurance));
+    person.set(s.sexual_orientation, text("heterosexual"));
+}
+
+/// One attempt at a lifetime.
+fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profile: &Profile, birth: Time) -> Person<'w> {
+    let stream = (index << 12) | u64::from(attempt.min(4095));
+    let mut rng = rng(options.seed, SIMULATION, stream);
+    let traits = crate::core::physiology::draw_traits(&mut rng);
+    let id_seed = splitmix(options.seed ^ splitmix(stream));
+    let mut person = Person::new(&world.lib, rng, id_seed, profile.sex, birth, &world.codes.general_exam, traits);
+    set_profile(world, &mut person, profile);
+    if options.trace {
+        person.trace = Some(world.top_level.iter().map(|&m| (m, world.lib.module(m).initial, birth)).collect());
+    }
+    let rh_neg = rand::RngExt::random::<f64>(&mut person.rng) < 0.15;
+    person.set(world.sym.rh_neg, Attr::Bool(rh_neg));
+    let mut runs: Vec<Run> = world.top_level.iter().map(|&m| Run::new(world, m, birth)).collect();
+    let mut clinic = Clinic::default();
+    let mut schedule = clinic::Schedule::default();
+    let mut life = lifecycle::Lifecycle::default();
+    let end = options.end.time() + time::DAY;
+    let mut t = birth;
+    while t < end && person.alive(t) {
+        lifecycle::step(world, &mut person, &mut life, t, options.natural_death);
+        if !person.alive(t) {
+            break;
+        }
+        clinic::step(world, &mut person, &mut clinic, &mut schedule, t);
+        for i in 0..runs.len() {
+            if !runs[i].done && runs[i].wake <= t {
+                engine::advance(world, &mut person, &clinic, &mut runs, i, t);
+            }
+        }
+        clinic::end_step(&mut person, t);
+        t += WEEK;
+    }
+    if let Some(keep) = options.keep {
+        person.keep_state_reached = runs.iter().any(|r| {
+            r.module == keep && {
+                let (m, s) = r.current();
+                world.lib.module(m).state(s).name == "Keep"
+            }
+        });
+    }
+    let last = t.min(end);
+    match person.death {
+        Some(d) if d < end => {
+            // A death scheduled within the run is recorded; after the end it is not.
+            clinic::certify_death(world, &mut person);
+        }
+        Some(_) => {
+            person.death = None;
+            engine::end_encounter(&mut person, last);
+        }
+        None => engine::end_encounter(&mut person, last),
+    }
+    person
+}

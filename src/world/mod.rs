@@ -1,0 +1,3 @@
+//! The population a run draws from: demographic tables and the sampler of people.
+
+pub mod demographics;
