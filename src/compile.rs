@@ -9,7 +9,7 @@ use crate::ast;
 use crate::compiled::*;
 use crate::diagnostic::{Diagnostic, Diagnostics, Kind};
 use crate::load::ModuleSet;
-use crate::lookup::{KeyCell, parse_age_range, parse_time_range};
+use crate::lookup::{parse_age_range, parse_time_range};
 use crate::validate::validate;
 use petgraph::graph::{Graph, NodeIndex};
 use std::collections::HashMap;
@@ -242,9 +242,13 @@ impl<'a> Lowering<'a> {
                 .iter()
                 .zip(&columns)
                 .map(|(cell, col)| match col {
-                    KeyColumn::Age => parse_age_range(&cell.text).map(|(low, high)| KeyCell::Age { low, high }),
-                    KeyColumn::Time => parse_time_range(&cell.text).map(|(low, high)| KeyCell::Time { low, high }),
-                    KeyColumn::Attribute(_) => Some(KeyCell::Text(cell.text.clone())),
+                    KeyColumn::Age => parse_age_range(&cell.text).map(|(low, high)| Key::Age { low, high }),
+                    KeyColumn::Time => parse_time_range(&cell.text).map(|(low, high)| Key::Time { low, high }),
+                    KeyColumn::Attribute(_) => Some(Key::Text {
+                        text: self.lib.strings.intern(&cell.text),
+                        number: cell.text.parse().ok(),
+                        boolean: cell.text.parse().ok(),
+                    }),
                 })
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| {
@@ -254,7 +258,8 @@ impl<'a> Lowering<'a> {
             rows.push(TableRow { keys: key_cells, probabilities });
         }
         let id = TableId(self.lib.tables.len() as u32);
-        self.lib.tables.push(Table { name: raw.name.clone(), columns, rows });
+        let index = build_index(&columns, &rows);
+        self.lib.tables.push(Table { name: raw.name.clone(), columns, rows, index });
         self.table_ids.insert(cache_key, id);
         Ok(id)
     }
@@ -513,6 +518,61 @@ impl<'a> Lowering<'a> {
                 Cond::Attribute { attribute: self.attr(attribute), operator: *operator, value: self.lit(value) }
             }
         })
+    }
+}
+
+/// Indexes a table on its most selective key column.
+fn build_index(columns: &[KeyColumn], rows: &[TableRow]) -> TableIndex {
+    const MAX_AGE: usize = 130;
+    let mut best: Option<(usize, TableIndex)> = None;
+    for (c, col) in columns.iter().enumerate() {
+        let (buckets, index) = match col {
+            KeyColumn::Age => {
+                let mut by_year = vec![Vec::new(); MAX_AGE + 1];
+                for (r, row) in rows.iter().enumerate() {
+                    if let Key::Age { low, high } = row.keys[c] {
+                        for year in (low as usize).min(MAX_AGE)..=(high as usize).min(MAX_AGE) {
+                            by_year[year].push(r as u32);
+                        }
+                    }
+                }
+                let largest = by_year.iter().map(Vec::len).max().unwrap_or(0);
+                (rows.len() / largest.max(1), TableIndex::Age { column: c, by_year })
+            }
+            KeyColumn::Time => {
+                let mut ranges: Vec<(i64, i64, u32)> = rows
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(r, row)| match row.keys[c] {
+                        Key::Time { low, high } => Some((low, high, r as u32)),
+                        _ => None,
+                    })
+                    .collect();
+                ranges.sort_by_key(|&(low, _, r)| (low, r));
+                let disjoint = ranges.windows(2).all(|w| w[0].1 < w[1].0);
+                if !disjoint {
+                    continue;
+                }
+                (ranges.len(), TableIndex::Time { column: c, ranges })
+            }
+            KeyColumn::Attribute(_) => {
+                let mut by_value: HashMap<Symbol, Vec<u32>> = HashMap::new();
+                for (r, row) in rows.iter().enumerate() {
+                    if let Key::Text { text, .. } = row.keys[c] {
+                        by_value.entry(text).or_default().push(r as u32);
+                    }
+                }
+                let largest = by_value.values().map(Vec::len).max().unwrap_or(0);
+                (rows.len() / largest.max(1), TableIndex::Text { column: c, by_value })
+            }
+        };
+        if best.as_ref().is_none_or(|(b, _)| buckets > *b) {
+            best = Some((buckets, index));
+        }
+    }
+    match best {
+        Some((buckets, index)) if buckets > 1 => index,
+        _ => TableIndex::Scan,
     }
 }
 

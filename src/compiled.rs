@@ -533,10 +533,37 @@ pub struct Table {
     pub name: String,
     pub columns: Vec<KeyColumn>,
     pub rows: Vec<TableRow>,
+    /// Candidate rows by the most selective key column, so a lookup does not scan the table.
+    pub index: TableIndex,
+}
+
+/// Rows grouped by one key column; candidates are listed in row order, so the first matching
+/// candidate is the first matching row, as a full scan would find.
+#[derive(Debug, Clone)]
+pub enum TableIndex {
+    /// No usable column: scan every row.
+    Scan,
+    /// Column `column` holds ages: rows by whole year of age (the last bucket holds the rest).
+    Age { column: usize, by_year: Vec<Vec<u32>> },
+    /// Column `column` holds disjoint time ranges, sorted by start: `(low, high, row)`.
+    Time { column: usize, ranges: Vec<(i64, i64, u32)> },
+    /// Column `column` holds text: rows by interned value.
+    Text { column: usize, by_value: HashMap<Symbol, Vec<u32>> },
 }
 
 #[derive(Debug, Clone)]
 pub struct TableRow {
-    pub keys: Vec<crate::lookup::KeyCell>,
+    pub keys: Vec<Key>,
     pub probabilities: Vec<f64>,
+}
+
+/// A match key of a row, prepared for comparison without allocation: text cells are interned,
+/// and cells that read as numbers or booleans also match attributes of those types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    /// Inclusive range of whole years of age.
+    Age { low: u32, high: u32 },
+    /// Inclusive range of simulation times (ms since the epoch).
+    Time { low: i64, high: i64 },
+    Text { text: Symbol, number: Option<f64>, boolean: Option<bool> },
 }

@@ -12,7 +12,8 @@
 //! respiratory rate and blood pressure), `metabolic_panel.csv` (codes, units and adult
 //! distributions of the laboratory values, see [`Reference::labs`]) and `ckd_egfr.csv`
 //! (KDIGO eGFR and albuminuria ranges by CKD stage). `crate::core::cardio` turns the values
-//! produced here into cardiovascular risks; the lead maps module attributes to [`Conditions`].
+//! produced here into cardiovascular risks; the engine maps module attributes to
+//! [`Conditions`] and draws [`Traits`] with the person's random stream.
 
 use crate::ast::Sex;
 use rand::{Rng, RngExt};
@@ -390,7 +391,8 @@ pub fn vitals(reference: &Reference, traits: &Traits, sex: Sex, age_years: f64, 
     let female = s == 1;
     let mut v = Vitals::default();
 
-    body(reference, traits, s, age, conditions.bmi_shift, &mut v);
+    let band = reference.adult[s].at(age);
+    body(reference, &band, traits, s, age, conditions.bmi_shift, &mut v);
 
     // Blood pressure, heart rate, respiratory rate, SpO2.
     let vb = reference.vital[s].at(age);
@@ -425,7 +427,6 @@ pub fn vitals(reference: &Reference, traits: &Traits, sex: Sex, age_years: f64, 
         if conditions.chf { (93.0 - 0.5 * rr_z).clamp(90.0, 95.0) } else { (98.0 - 0.5 * rr_z).clamp(96.0, 99.5) };
 
     // Glycaemia.
-    let band = reference.adult[s].at(age);
     let a1c_z = (0.968 * traits.a1c_z + 0.25 * bmi_z).clamp(-Z_LIMIT, Z_LIMIT);
     let hba1c = if conditions.diabetes {
         let target = [6.8, 7.2, 8.2, 9.5][usize::from(conditions.diabetes_severity.min(3))] + 0.3 * a1c_z;
@@ -473,7 +474,7 @@ pub fn vitals(reference: &Reference, traits: &Traits, sex: Sex, age_years: f64, 
 }
 
 /// Height, weight, BMI, head circumference and their percentiles.
-fn body(reference: &Reference, traits: &Traits, s: usize, age: f64, bmi_shift: f64, v: &mut Vitals) {
+fn body(reference: &Reference, band: &AdultBand, traits: &Traits, s: usize, age: f64, bmi_shift: f64, v: &mut Vitals) {
     let g = &reference.growth[s];
     let months = age * 12.0;
     let cdc_months = months.min(240.0);
@@ -503,12 +504,14 @@ fn body(reference: &Reference, traits: &Traits, s: usize, age: f64, bmi_shift: f
     } else if age < 20.0 {
         g.bmi.at(months).value(traits.bmi_z)
     } else {
-        let adult_bmi = |band: AdultBand| band.bmi_mean * (band.bmi_sigma * traits.bmi_z).exp();
-        if age < 25.0 {
-            let first = reference.adult[s].at(25.0);
-            lerp(g.bmi.at(240.0).value(traits.bmi_z), adult_bmi(first), (age - 20.0) / 5.0)
+        // Below the first band mid-point (25 years) `band` is the first band: join it linearly
+        // from the CDC value at 20.
+        let adult_bmi = band.bmi_mean * (band.bmi_sigma * traits.bmi_z).exp();
+        let first_anchor = reference.adult[s].ages[0];
+        if age < first_anchor {
+            lerp(g.bmi.at(240.0).value(traits.bmi_z), adult_bmi, (age - 20.0) / (first_anchor - 20.0))
         } else {
-            adult_bmi(reference.adult[s].at(age))
+            adult_bmi
         }
     };
     let bmi = (bmi + bmi_shift).max(10.0);
@@ -521,10 +524,7 @@ fn body(reference: &Reference, traits: &Traits, s: usize, age: f64, bmi_shift: f
     v.height_percentile = 100.0 * normal_cdf(traits.height_z);
     let weight_z = {
         let child = || g.weight.at(cdc_months).z(weight);
-        let adult = || {
-            let band = reference.adult[s].at(age);
-            (weight - band.weight_mean) / reference.weight_sd[s]
-        };
+        let adult = || (weight - band.weight_mean) / reference.weight_sd[s];
         if age < 18.0 {
             child()
         } else if age < 20.0 {

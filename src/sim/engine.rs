@@ -12,10 +12,9 @@
 
 use crate::ast::{Amount, DateSpec, Distribution, DistributionParams, EncounterClass, Operator, Sex, TimeUnit};
 use crate::compiled::{
-    CodeId, ComplexThen, Cond, KeyColumn, Lit, Module, ModuleId, ObsSource, ObsValue, ObservationSpec, Prob,
+    CodeId, ComplexThen, Cond, Key, KeyColumn, TableIndex, Lit, Module, ModuleId, ObsSource, ObsValue, ObservationSpec, Prob,
     Reason, SetValue, State, StateId, StateKind, Target, Transition,
 };
-use crate::lookup::KeyCell;
 use crate::sim::person::{Attr, EntryKind, EntryRef, Owner, Person};
 use crate::sim::record::{
     Allergy, CarePlan, Device, Encounter, EncounterIdx, Entry, ImagingInstance, ImagingSeries, ImagingStudy,
@@ -164,6 +163,7 @@ fn state_of(world: &World, module: ModuleId, state: StateId) -> &State {
     &world.lib.module(module).graph[state]
 }
 
+#[inline(never)]
 fn process_state<'w>(
     world: &'w World,
     person: &mut Person<'w>,
@@ -183,6 +183,9 @@ fn process_state<'w>(
             if eval(world, person, runs, run, allow, t) {
                 Outcome::Passed(t)
             } else {
+                // A condition on age or date alone cannot turn true before a known time:
+                // sleep until then instead of testing it every step.
+                runs[run].frames.last_mut().expect("frame").deadline = earliest(person, allow, t);
                 Outcome::Blocked
             }
         }
@@ -629,6 +632,7 @@ fn diagnose<'w>(world: &'w World, person: &mut Person<'w>, module: ModuleId, sta
     }
 }
 
+#[inline(never)]
 fn diagnose_pending<'w>(world: &'w World, person: &mut Person<'w>, run: &mut Run, encounter: crate::compiled::Symbol, t: Time) {
     if run.pending.is_empty() {
         return;
@@ -663,6 +667,7 @@ fn entry_of<'a, 'w>(person: &'a mut Person<'w>, r: EntryRef) -> Option<&'a mut E
 }
 
 /// Ends the active entries a `*End` state names; returns what it ended.
+#[inline(never)]
 fn end_entries(world: &World, person: &mut Person, module: ModuleId, target: &Target, kinds: &[EntryKind], t: Time) -> Vec<EntryRef> {
     let refs: Vec<EntryRef> = match target {
         Target::Attribute(a) => match person.get(*a) {
@@ -763,6 +768,7 @@ fn resolve_reason(world: &World, person: &Person, module: ModuleId, r: &Reason) 
     r.own_state.and_then(|s| target_code(world, person, module, &Target::State(s)))
 }
 
+#[inline(never)]
 fn record_observation<'w>(world: &'w World, person: &mut Person<'w>, spec: &'w ObservationSpec, t: Time) {
     let value = match &spec.source {
         ObsSource::Amount { amount, decimals } => Value::Number(round_to(sample_amount(&mut person.rng, amount), *decimals)),
@@ -819,6 +825,7 @@ fn pick_weights(person: &mut Person, weights: &[f64], options: &[StateId]) -> St
     *options.last().expect("validated: at least one option")
 }
 
+#[inline(never)]
 fn transition<'w>(
     world: &'w World,
     person: &mut Person<'w>,
@@ -856,14 +863,39 @@ fn transition<'w>(
         Transition::Lookup { table, options, defaults } => {
             let table = &world.lib.tables[table.0 as usize];
             let age = age_years(person.birth_date, Date::of(t)).max(0) as u32;
-            let row = table.rows.iter().find(|row| {
+            let matches = |row: &crate::compiled::TableRow| {
                 row.keys.iter().zip(&table.columns).all(|(cell, col)| match (cell, col) {
-                    (KeyCell::Age { low, high }, KeyColumn::Age) => (*low..=*high).contains(&age),
-                    (KeyCell::Time { low, high }, KeyColumn::Time) => (*low..=*high).contains(&t),
-                    (KeyCell::Text(text), KeyColumn::Attribute(a)) => attr_text(world, person.get(*a)) == *text,
+                    (Key::Age { low, high }, KeyColumn::Age) => (*low..=*high).contains(&age),
+                    (Key::Time { low, high }, KeyColumn::Time) => (*low..=*high).contains(&t),
+                    (Key::Text { text, number, boolean }, KeyColumn::Attribute(a)) => match person.get(*a) {
+                        Attr::Str(s) => s == *text,
+                        Attr::Num(n) => number.is_some_and(|x| x == n),
+                        Attr::Bool(b) => *boolean == Some(b),
+                        other => attr_text(world, other) == world.lib.strings.name(*text),
+                    },
                     _ => false,
                 })
-            });
+            };
+            let by_index = |candidates: &[u32]| candidates.iter().map(|&r| &table.rows[r as usize]).find(|r| matches(r));
+            let row = match &table.index {
+                TableIndex::Scan => table.rows.iter().find(|r| matches(r)),
+                TableIndex::Age { by_year, .. } => by_index(&by_year[(age as usize).min(by_year.len() - 1)]),
+                TableIndex::Time { ranges, .. } => {
+                    let i = ranges.partition_point(|&(low, _, _)| low <= t);
+                    i.checked_sub(1)
+                        .map(|i| ranges[i])
+                        .filter(|&(_, high, _)| t <= high)
+                        .map(|(_, _, r)| &table.rows[r as usize])
+                        .filter(|r| matches(r))
+                }
+                TableIndex::Text { column, by_value } => match table.columns[*column] {
+                    KeyColumn::Attribute(a) => match person.get(a) {
+                        Attr::Str(s) => by_value.get(&s).and_then(|c| by_index(c)),
+                        _ => table.rows.iter().find(|r| matches(r)),
+                    },
+                    _ => table.rows.iter().find(|r| matches(r)),
+                },
+            };
             match row {
                 Some(row) => pick_weights(person, &row.probabilities, options),
                 None => pick_weights(person, defaults, options),
@@ -1092,6 +1124,53 @@ pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, 
             false
         }
         Cond::Attribute { attribute, operator, value } => compare_attr(world, person, *operator, person.get(*attribute), *value),
+    }
+}
+
+/// For a condition that is false now and depends on time alone (age, date), the earliest
+/// time it can become true (`Time::MAX`: never); `None` when it depends on anything else.
+fn earliest(person: &Person, c: &Cond, t: Time) -> Option<Time> {
+    match c {
+        Cond::True => Some(t),
+        Cond::False => Some(Time::MAX),
+        Cond::And(cs) => cs.iter().map(|c| earliest(person, c, t)).try_fold(t, |acc, e| e.map(|e| acc.max(e))),
+        Cond::Or(cs) => cs.iter().map(|c| earliest(person, c, t)).try_fold(Time::MAX, |acc, e| e.map(|e| acc.min(e))),
+        Cond::Age { operator, quantity, unit } => {
+            let whole = match operator {
+                Operator::Ge => quantity.ceil(),
+                Operator::Gt => quantity.floor() + 1.0,
+                Operator::Lt | Operator::Le => return Some(Time::MAX),
+                _ => return None,
+            };
+            if !(0.0..2000.0).contains(&whole) {
+                return Some(Time::MAX);
+            }
+            let b = person.birth_date;
+            let months = match unit {
+                TimeUnit::Months => whole as i32,
+                _ => whole as i32 * 12,
+            };
+            let total = b.month as i32 - 1 + months;
+            let (year, month) = (b.year + total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+            let day = b.day.min(crate::sim::time::days_in_month(year, month));
+            let date = Date::new(year, month, day)?;
+            // `age_months` counts a month only once its day is reached; a clamped day (31st
+            // in a shorter month) is reached on the first of the next month at the latest.
+            Some(date.time().max(t))
+        }
+        Cond::Date { operator, date: DateSpec::Year(y) } => match operator {
+            Operator::Ge => Date::new(*y, 1, 1).map(|d| d.time()),
+            Operator::Gt => Date::new(*y + 1, 1, 1).map(|d| d.time()),
+            Operator::Lt | Operator::Le => Some(Time::MAX),
+            _ => None,
+        },
+        Cond::Date { operator, date: DateSpec::Instant(ms) } => match operator {
+            Operator::Ge => Some(*ms),
+            Operator::Gt => Some(ms.saturating_add(1)),
+            Operator::Lt | Operator::Le => Some(Time::MAX),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -51,6 +51,7 @@ fn conditions(world: &World, person: &Person) -> Conditions {
 }
 
 /// The physiological model's values for the person now.
+#[inline(never)]
 pub fn model(world: &World, person: &Person, t: Time) -> Vitals {
     vitals(&world.physiology, &person.traits, person.sex, age(person, t).max(0.0), &conditions(world, person))
 }
