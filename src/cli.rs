@@ -448,6 +448,7 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         keep,
         max_attempts: 1000,
         trace: false,
+        poll_every_step: std::env::var_os("EHRSIM_POLL_EVERY_STEP").is_some(),
     };
     let formats: Vec<Box<dyn crate::export::Format>> = {
         let mut seen = Vec::new();

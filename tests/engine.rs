@@ -35,6 +35,7 @@ fn options(age: (u32, u32)) -> Options {
         keep: None,
         max_attempts: 1,
         trace: true,
+        poll_every_step: false,
     }
 }
 

@@ -13,7 +13,7 @@
 use crate::ast::{Amount, DateSpec, Distribution, DistributionParams, EncounterClass, Operator, Sex, TimeUnit};
 use crate::compiled::{
     CodeId, ComplexThen, Cond, Key, KeyColumn, TableIndex, Lit, Module, ModuleId, ObsSource, ObsValue, ObservationSpec, Prob,
-    Reason, SetValue, State, StateId, StateKind, Target, Transition,
+    Reason, SetValue, State, StateId, StateKind, Symbol, Target, Transition,
 };
 use crate::sim::person::{Attr, EntryKind, EntryRef, Owner, Person};
 use crate::sim::record::{
@@ -183,9 +183,16 @@ fn process_state<'w>(
             if eval(world, person, runs, run, allow, t) {
                 Outcome::Passed(t)
             } else {
-                // A condition on age or date alone cannot turn true before a known time:
-                // sleep until then instead of testing it every step.
-                runs[run].frames.last_mut().expect("frame").deadline = earliest(person, allow, t);
+                // A condition on attributes, age and date can only turn true when one of those
+                // attributes changes or the calendar passes a known time: sleep until then
+                // instead of testing it every step.
+                let mut attrs = Vec::new();
+                let sleep = run < 128 && !person.poll_every_step && watchable(allow, &mut attrs);
+                let wake = if sleep { Some(next_flip(person, allow, t)) } else { None };
+                if wake.is_some() {
+                    person.watch(run, &attrs);
+                }
+                runs[run].frames.last_mut().expect("frame").deadline = wake;
                 Outcome::Blocked
             }
         }
@@ -237,6 +244,11 @@ fn process_state<'w>(
         StateKind::Encounter { name, wellness: true, .. } => {
             let open_core = matches!(person.open_encounter, Some((_, Owner::Core)));
             if !(open_core && clinic.wellness_open && runs[run].wellness_seen != clinic.wellness_visit) {
+                if run < 128 && !person.poll_every_step {
+                    // Asleep until the clinic opens the next wellness visit.
+                    person.wellness_waiters |= 1u128 << run;
+                    runs[run].frames.last_mut().expect("frame").deadline = Some(Time::MAX);
+                }
                 return Outcome::Blocked;
             }
             runs[run].wellness_seen = clinic.wellness_visit;
@@ -1127,50 +1139,63 @@ pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, 
     }
 }
 
-/// For a condition that is false now and depends on time alone (age, date), the earliest
-/// time it can become true (`Time::MAX`: never); `None` when it depends on anything else.
-fn earliest(person: &Person, c: &Cond, t: Time) -> Option<Time> {
+/// Whether a condition changes only when attributes change or the calendar moves (and which
+/// attributes); conditions on entries, symptoms, observations or vital signs are not.
+fn watchable(c: &Cond, attrs: &mut Vec<Symbol>) -> bool {
     match c {
-        Cond::True => Some(t),
-        Cond::False => Some(Time::MAX),
-        Cond::And(cs) => cs.iter().map(|c| earliest(person, c, t)).try_fold(t, |acc, e| e.map(|e| acc.max(e))),
-        Cond::Or(cs) => cs.iter().map(|c| earliest(person, c, t)).try_fold(Time::MAX, |acc, e| e.map(|e| acc.min(e))),
-        Cond::Age { operator, quantity, unit } => {
-            let whole = match operator {
-                Operator::Ge => quantity.ceil(),
-                Operator::Gt => quantity.floor() + 1.0,
-                Operator::Lt | Operator::Le => return Some(Time::MAX),
-                _ => return None,
-            };
-            if !(0.0..2000.0).contains(&whole) {
-                return Some(Time::MAX);
-            }
-            let b = person.birth_date;
-            let months = match unit {
-                TimeUnit::Months => whole as i32,
-                _ => whole as i32 * 12,
-            };
-            let total = b.month as i32 - 1 + months;
-            let (year, month) = (b.year + total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
-            let day = b.day.min(crate::sim::time::days_in_month(year, month));
-            let date = Date::new(year, month, day)?;
-            // `age_months` counts a month only once its day is reached; a clamped day (31st
-            // in a shorter month) is reached on the first of the next month at the latest.
-            Some(date.time().max(t))
+        Cond::And(cs) | Cond::Or(cs) | Cond::AtLeast(_, cs) | Cond::AtMost(_, cs) => cs.iter().all(|c| watchable(c, attrs)),
+        Cond::Not(c) => watchable(c, attrs),
+        Cond::Attribute { attribute, .. } => {
+            attrs.push(*attribute);
+            true
         }
-        Cond::Date { operator, date: DateSpec::Year(y) } => match operator {
-            Operator::Ge => Date::new(*y, 1, 1).map(|d| d.time()),
-            Operator::Gt => Date::new(*y + 1, 1, 1).map(|d| d.time()),
-            Operator::Lt | Operator::Le => Some(Time::MAX),
-            _ => None,
+        // Fixed for life, or (PriorState) fixed while this run is blocked.
+        Cond::True | Cond::False | Cond::Gender(_) | Cond::Race(_) | Cond::SocioeconomicStatus(_) => true,
+        // Fixed while this run is blocked, unless a `within` window slides past an exit time.
+        Cond::PriorState { within_ms, .. } => within_ms.is_none(),
+        Cond::Age { .. } | Cond::Date { .. } => true,
+        _ => false,
+    }
+}
+
+/// The next time after `t` at which an age or date test in the condition may change its answer
+/// (`Time::MAX`: never).
+fn next_flip(person: &Person, c: &Cond, t: Time) -> Time {
+    let birthday = |months: i64| -> Time {
+        let b = person.birth_date;
+        let total = i64::from(b.month) - 1 + months;
+        let (year, month) = (i64::from(b.year) + total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+        let Ok(year) = i32::try_from(year) else { return Time::MAX };
+        let day = b.day.min(crate::sim::time::days_in_month(year, month));
+        Date::new(year, month, day).map_or(Time::MAX, Date::time)
+    };
+    let after = |candidates: &[Time]| candidates.iter().copied().filter(|&x| x > t).min().unwrap_or(Time::MAX);
+    match c {
+        Cond::And(cs) | Cond::Or(cs) | Cond::AtLeast(_, cs) | Cond::AtMost(_, cs) => {
+            cs.iter().map(|c| next_flip(person, c, t)).min().unwrap_or(Time::MAX)
+        }
+        Cond::Not(c) => next_flip(person, c, t),
+        Cond::Age { quantity, unit, .. } => {
+            if !(-1.0..2000.0).contains(quantity) {
+                return Time::MAX;
+            }
+            let per = if *unit == TimeUnit::Months { 1 } else { 12 };
+            let (lo, hi) = (quantity.floor() as i64, quantity.floor() as i64 + 1);
+            after(&[birthday(lo * per), birthday(hi * per), birthday(quantity.ceil() as i64 * per)])
+        }
+        Cond::Date { date, .. } => match date {
+            DateSpec::Year(y) => {
+                let jan1 = |y: i32| Date::new(y, 1, 1).map_or(Time::MAX, Date::time);
+                after(&[jan1(*y), jan1(y.saturating_add(1))])
+            }
+            DateSpec::Month(_) => {
+                let d = Date::of(t);
+                let (y, m) = if d.month == 12 { (d.year + 1, 1) } else { (d.year, d.month + 1) };
+                Date::new(y, m, 1).map_or(Time::MAX, Date::time)
+            }
+            DateSpec::Instant(ms) => after(&[*ms, ms.saturating_add(1)]),
         },
-        Cond::Date { operator, date: DateSpec::Instant(ms) } => match operator {
-            Operator::Ge => Some(*ms),
-            Operator::Gt => Some(ms.saturating_add(1)),
-            Operator::Lt | Operator::Le => Some(Time::MAX),
-            _ => None,
-        },
-        _ => None,
+        _ => Time::MAX,
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Options {
     pub max_attempts: u32,
     /// Record every state each person enters (for tests and `ehrsim trace`).
     pub trace: bool,
+    /// Test blocked states at every step rather than sleeping until something can change
+    /// (a check of the scheduler: the records must be the same).
+    pub poll_every_step: bool,
 }
 
 /// One simulated patient.
@@ -139,6 +142,7 @@ fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profi
     let id_seed = splitmix(options.seed ^ splitmix(stream));
     let mut person = Person::new(&world.lib, rng, id_seed, profile.sex, birth, &world.codes.general_exam, traits);
     set_profile(world, &mut person, profile);
+    person.poll_every_step = options.poll_every_step;
     if options.trace {
         person.trace = Some(world.top_level.iter().map(|&m| (m, world.lib.module(m).initial, birth)).collect());
     }
@@ -156,8 +160,16 @@ fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profi
             break;
         }
         clinic::step(world, &mut person, &mut clinic, &mut schedule, t);
+        if clinic.wellness_open {
+            person.woken |= person.wellness_waiters;
+        }
         for i in 0..runs.len() {
+            if i < 128 && person.woken & (1u128 << i) != 0 {
+                person.unwatch(i);
+                runs[i].wake = runs[i].wake.min(t);
+            }
             if !runs[i].done && runs[i].wake <= t {
+                person.unwatch(i);
                 engine::advance(world, &mut person, &clinic, &mut runs, i, t);
             }
         }

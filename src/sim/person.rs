@@ -84,6 +84,15 @@ pub struct Person<'l> {
     pub traits: crate::core::physiology::Traits,
     /// The keep module ended in its `Keep` state.
     pub keep_state_reached: bool,
+    /// Runs asleep until an attribute changes: `(attribute, runs as a bit set)`.
+    pub watchers: Vec<(Symbol, u128)>,
+    /// Runs asleep until the next wellness visit.
+    pub wellness_waiters: u128,
+    /// Runs to wake at their next turn.
+    pub woken: u128,
+    /// Test every blocked state at every step instead of sleeping until something can change
+    /// (slower; the output must be identical, which a test checks).
+    pub poll_every_step: bool,
     /// Every state entered, with its module and time, when tracing is on.
     pub trace: Option<Vec<(crate::compiled::ModuleId, crate::compiled::StateId, Time)>>,
 }
@@ -120,6 +129,10 @@ impl<'l> Person<'l> {
             traits,
             keep_state_reached: false,
             trace: None,
+            watchers: Vec::new(),
+            wellness_waiters: 0,
+            woken: 0,
+            poll_every_step: false,
         };
         p.id = p.next_id();
         p
@@ -143,7 +156,39 @@ impl<'l> Person<'l> {
     }
 
     pub fn set(&mut self, s: Symbol, v: Attr<'l>) {
-        self.attributes[s.0 as usize] = v;
+        let slot = &mut self.attributes[s.0 as usize];
+        if *slot != v {
+            *slot = v;
+            if !self.watchers.is_empty() {
+                for (w, runs) in &self.watchers {
+                    if *w == s {
+                        self.woken |= *runs;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts run `run` to sleep until one of `attributes` changes.
+    pub fn watch(&mut self, run: usize, attributes: &[Symbol]) {
+        let bit = 1u128 << run;
+        for &a in attributes {
+            match self.watchers.iter_mut().find(|(w, _)| *w == a) {
+                Some((_, runs)) => *runs |= bit,
+                None => self.watchers.push((a, bit)),
+            }
+        }
+    }
+
+    /// Takes run `run` off every wait list.
+    pub fn unwatch(&mut self, run: usize) {
+        let bit = 1u128 << run;
+        for (_, runs) in &mut self.watchers {
+            *runs &= !bit;
+        }
+        self.watchers.retain(|(_, runs)| *runs != 0);
+        self.wellness_waiters &= !bit;
+        self.woken &= !bit;
     }
 
     pub fn flag(&self, s: Symbol) -> bool {
