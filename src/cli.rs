@@ -436,6 +436,16 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
             Some(*id) == keep || args.modules.iter().any(|p| glob_match(p, &world.lib.module(*id).path))
         });
     }
+    if world.top_level.len() > crate::sim::MAX_TOP_LEVEL {
+        return Err((
+            EXIT_INPUT,
+            format!(
+                "a run can have at most {} top-level modules, and these modules have {}; select some with --modules",
+                crate::sim::MAX_TOP_LEVEL,
+                world.top_level.len()
+            ),
+        ));
+    }
     let options = crate::sim::Options {
         seed: args.seed,
         reference,

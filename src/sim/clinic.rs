@@ -46,10 +46,13 @@ pub fn step<'w>(world: &'w World, person: &mut Person<'w>, clinic: &mut Clinic, 
     if person.open_encounter.is_some() {
         return;
     }
+    // The next wellness visit is due at the earliest one interval (of at least 30 days)
+    // after the last; nothing to work out before then.
+    let due = schedule.last_wellness.is_none_or(|last| t - last >= 30 * crate::sim::time::DAY);
     let now = Date::of(t);
-    let months = age_months(person.birth_date, now);
+    let months = if due { age_months(person.birth_date, now) } else { 0 };
     let interval = wellness_interval(months, !person.chronic_medications.is_empty());
-    if schedule.last_wellness.is_none_or(|last| t - last >= interval) {
+    if due && schedule.last_wellness.is_none_or(|last| t - last >= interval) {
         schedule.last_wellness = Some(t);
         let codes: &'w [CodeId] =
             if age_years(person.birth_date, now) < 18 { &world.codes.well_child } else { &world.codes.general_exam };
@@ -59,6 +62,10 @@ pub fn step<'w>(world: &'w World, person: &mut Person<'w>, clinic: &mut Clinic, 
         immunize(world, person, schedule, t, months);
         return;
     }
+    if !person.symptoms_changed {
+        return;
+    }
+    person.symptoms_changed = false;
     let total = person.symptom_total();
     if total != schedule.last_symptom_total {
         schedule.last_symptom_total = total;
@@ -72,6 +79,7 @@ pub fn step<'w>(world: &'w World, person: &mut Person<'w>, clinic: &mut Clinic, 
             None
         };
         if let Some((class, codes)) = visit {
+            let months = age_months(person.birth_date, now);
             start_encounter(person, t, class, codes, None, Owner::Core, false, None);
             if class == EncounterClass::Outpatient {
                 clinic.wellness_visit += 1;

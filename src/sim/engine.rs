@@ -187,7 +187,7 @@ fn process_state<'w>(
                 // attributes changes or the calendar passes a known time: sleep until then
                 // instead of testing it every step.
                 let mut attrs = Vec::new();
-                let sleep = run < 128 && !person.poll_every_step && watchable(allow, &mut attrs);
+                let sleep = runs.len() <= 128 && !person.poll_every_step && watchable(allow, &mut attrs);
                 let wake = if sleep { Some(next_flip(person, allow, t)) } else { None };
                 if wake.is_some() {
                     person.watch(run, &attrs);
@@ -244,7 +244,7 @@ fn process_state<'w>(
         StateKind::Encounter { name, wellness: true, .. } => {
             let open_core = matches!(person.open_encounter, Some((_, Owner::Core)));
             if !(open_core && clinic.wellness_open && runs[run].wellness_seen != clinic.wellness_visit) {
-                if run < 128 && !person.poll_every_step {
+                if runs.len() <= 128 && !person.poll_every_step {
                     // Asleep until the clinic opens the next wellness visit.
                     person.wellness_waiters |= 1u128 << run;
                     runs[run].frames.last_mut().expect("frame").deadline = Some(Time::MAX);

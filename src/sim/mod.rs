@@ -25,6 +25,8 @@ use crate::sim::time::{Date, Time, WEEK, YEAR};
 use crate::sim::world::World;
 use crate::world::demographics::{Constraints, Profile};
 use rand::SeedableRng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use rand_chacha::ChaCha8Rng;
 
 /// What a run is asked to produce.
@@ -63,6 +65,9 @@ pub struct Patient<'w> {
     pub kept: bool,
 }
 
+/// Most top-level modules one run can step (they are scheduled with 128-bit sets).
+pub const MAX_TOP_LEVEL: usize = 128;
+
 const DEMOGRAPHICS: u64 = 0x6465_6d6f_6772_6170;
 const SIMULATION: u64 = 0x7369_6d75_6c61_7465;
 
@@ -83,7 +88,11 @@ fn rng(seed: u64, purpose: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// Simulates patient `index` of the run.
+///
+/// # Panics
+/// If the world has more than [`MAX_TOP_LEVEL`] top-level modules (the CLI refuses those).
 pub fn simulate<'w>(world: &'w World, options: &Options, index: u64) -> Patient<'w> {
+    assert!(world.top_level.len() <= MAX_TOP_LEVEL, "at most {MAX_TOP_LEVEL} top-level modules");
     let constraints = Constraints { state: options.state.clone(), sex: options.sex, age: options.age };
     let profile = world.demographics.sample(&mut rng(options.seed, DEMOGRAPHICS, index), &constraints);
     let reference = options.reference.time();
@@ -153,6 +162,10 @@ fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profi
     let mut schedule = clinic::Schedule::default();
     let mut life = lifecycle::Lifecycle::default();
     let end = options.end.time() + time::DAY;
+    // Runs are scheduled by 128-bit sets: `World::new` refuses libraries with more
+    // top-level modules than that.
+    let mut wakes: Vec<Time> = runs.iter().map(|r| r.wake).collect();
+    let mut heap: BinaryHeap<Reverse<(Time, u8)>> = wakes.iter().enumerate().map(|(i, &w)| Reverse((w, i as u8))).collect();
     let mut t = birth;
     while t < end && person.alive(t) {
         lifecycle::step(world, &mut person, &mut life, t, options.natural_death);
@@ -163,15 +176,36 @@ fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profi
         if clinic.wellness_open {
             person.woken |= person.wellness_waiters;
         }
-        for i in 0..runs.len() {
-            if i < 128 && person.woken & (1u128 << i) != 0 {
-                person.unwatch(i);
-                runs[i].wake = runs[i].wake.min(t);
+        // Runs sleep in a min-heap of wake times (`wakes` holds each run's current one; heap
+        // entries that no longer match it are stale and skipped). The runs due this step are
+        // those whose time has come and those woken by an event; a run may wake a later one,
+        // which then runs in this same step, in module order.
+        let mut due: u128 = 0;
+        while let Some(&Reverse((w, i))) = heap.peek() {
+            if w > t {
+                break;
             }
-            if !runs[i].done && runs[i].wake <= t {
-                person.unwatch(i);
-                engine::advance(world, &mut person, &clinic, &mut runs, i, t);
+            heap.pop();
+            if wakes[i as usize] == w {
+                due |= 1u128 << i;
             }
+        }
+        let mut from = 0u32;
+        loop {
+            let above = if from >= 128 { 0 } else { u128::MAX << from };
+            let pending = (due | person.woken) & above;
+            if pending == 0 {
+                break;
+            }
+            let i = pending.trailing_zeros() as usize;
+            person.unwatch(i);
+            engine::advance(world, &mut person, &clinic, &mut runs, i, t);
+            let w = if runs[i].done { Time::MAX } else { runs[i].wake.max(t + 1) };
+            wakes[i] = w;
+            if w != Time::MAX {
+                heap.push(Reverse((w, i as u8)));
+            }
+            from = i as u32 + 1;
         }
         clinic::end_step(&mut person, t);
         t += WEEK;

@@ -84,12 +84,16 @@ pub struct Person<'l> {
     pub traits: crate::core::physiology::Traits,
     /// The keep module ended in its `Keep` state.
     pub keep_state_reached: bool,
+    /// A symptom changed since the clinic last summed them.
+    pub symptoms_changed: bool,
     /// Runs asleep until an attribute changes: `(attribute, runs as a bit set)`.
     pub watchers: Vec<(Symbol, u128)>,
     /// Runs asleep until the next wellness visit.
     pub wellness_waiters: u128,
     /// Runs to wake at their next turn.
     pub woken: u128,
+    /// Runs on some attribute's wait list.
+    watched: u128,
     /// Test every blocked state at every step instead of sleeping until something can change
     /// (slower; the output must be identical, which a test checks).
     pub poll_every_step: bool,
@@ -129,9 +133,11 @@ impl<'l> Person<'l> {
             traits,
             keep_state_reached: false,
             trace: None,
+            symptoms_changed: false,
             watchers: Vec::new(),
             wellness_waiters: 0,
             woken: 0,
+            watched: 0,
             poll_every_step: false,
         };
         p.id = p.next_id();
@@ -172,6 +178,7 @@ impl<'l> Person<'l> {
     /// Puts run `run` to sleep until one of `attributes` changes.
     pub fn watch(&mut self, run: usize, attributes: &[Symbol]) {
         let bit = 1u128 << run;
+        self.watched |= bit;
         for &a in attributes {
             match self.watchers.iter_mut().find(|(w, _)| *w == a) {
                 Some((_, runs)) => *runs |= bit,
@@ -183,10 +190,13 @@ impl<'l> Person<'l> {
     /// Takes run `run` off every wait list.
     pub fn unwatch(&mut self, run: usize) {
         let bit = 1u128 << run;
-        for (_, runs) in &mut self.watchers {
-            *runs &= !bit;
+        if self.watched & bit != 0 {
+            self.watched &= !bit;
+            for (_, runs) in &mut self.watchers {
+                *runs &= !bit;
+            }
+            self.watchers.retain(|(_, runs)| *runs != 0);
         }
-        self.watchers.retain(|(_, runs)| *runs != 0);
         self.wellness_waiters &= !bit;
         self.woken &= !bit;
     }
@@ -210,6 +220,7 @@ impl<'l> Person<'l> {
 
     /// Sets a symptom's severity from one cause.
     pub fn set_symptom(&mut self, symptom: Symbol, cause: Symbol, value: f64) {
+        self.symptoms_changed = true;
         let causes = &mut self.symptoms[symptom.0 as usize];
         match causes.iter_mut().find(|(c, _)| *c == cause) {
             Some(slot) => slot.1 = value,
