@@ -186,11 +186,14 @@ fn process_state<'w>(
                 // A condition on attributes, age and date can only turn true when one of those
                 // attributes changes or the calendar passes a known time: sleep until then
                 // instead of testing it every step.
-                let mut attrs = Vec::new();
-                let sleep = runs.len() <= 128 && !person.poll_every_step && watchable(allow, &mut attrs);
+                let (mut attrs, mut record) = (Vec::new(), false);
+                let sleep = runs.len() <= 128 && !person.poll_every_step && watchable(allow, &mut attrs, &mut record);
                 let wake = if sleep { Some(next_flip(person, allow, t)) } else { None };
                 if wake.is_some() {
                     person.watch(run, &attrs);
+                    if record {
+                        person.record_waiters |= 1u128 << run;
+                    }
                 }
                 runs[run].frames.last_mut().expect("frame").deadline = wake;
                 Outcome::Blocked
@@ -587,6 +590,7 @@ fn push_entry<'w>(
     if let Some(&first) = codes.first() {
         let key = person.lib.code(first).key;
         person.present.insert(key, EntryRef { kind, index });
+        person.record_changed();
     }
     index
 }
@@ -595,6 +599,7 @@ fn remove_present(person: &mut Person, codes: &[CodeId]) {
     if let Some(&first) = codes.first() {
         let key = person.lib.code(first).key;
         person.present.remove(&key);
+        person.record_changed();
     }
 }
 
@@ -720,6 +725,7 @@ fn end_entries(world: &World, person: &mut Person, module: ModuleId, target: &Ta
             if person.present.get(&key) == Some(&r) {
                 person.present.remove(&key);
             }
+            person.record_changed();
         }
         ended.push(r);
     }
@@ -797,6 +803,7 @@ fn record_observation<'w>(world: &'w World, person: &mut Person<'w>, spec: &'w O
     };
     let encounter = encounter_for_entry(person, t);
     let id = person.next_id();
+    person.record_changed();
     person.record.observations.push(Observation {
         id,
         time: t,
@@ -1139,12 +1146,30 @@ pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, 
     }
 }
 
-/// Whether a condition changes only when attributes change or the calendar moves (and which
-/// attributes); conditions on entries, symptoms, observations or vital signs are not.
-fn watchable(c: &Cond, attrs: &mut Vec<Symbol>) -> bool {
+/// Whether a condition changes only when attributes change, the record changes (entries,
+/// symptoms, observations) or the calendar moves, and which attributes (`attrs`) and whether
+/// the record (`record`) it watches; conditions on vital signs change continuously.
+fn watchable(c: &Cond, attrs: &mut Vec<Symbol>, record: &mut bool) -> bool {
     match c {
-        Cond::And(cs) | Cond::Or(cs) | Cond::AtLeast(_, cs) | Cond::AtMost(_, cs) => cs.iter().all(|c| watchable(c, attrs)),
-        Cond::Not(c) => watchable(c, attrs),
+        Cond::And(cs) | Cond::Or(cs) | Cond::AtLeast(_, cs) | Cond::AtMost(_, cs) => {
+            cs.iter().all(|c| watchable(c, attrs, record))
+        }
+        Cond::Not(c) => watchable(c, attrs, record),
+        Cond::ActiveCondition(target)
+        | Cond::ActiveMedication(target)
+        | Cond::ActiveCarePlan(target)
+        | Cond::ActiveAllergy(target)
+        | Cond::Observation { target, .. } => {
+            if let Target::Attribute(a) = target {
+                attrs.push(*a);
+            }
+            *record = true;
+            true
+        }
+        Cond::Symptom { .. } => {
+            *record = true;
+            true
+        }
         Cond::Attribute { attribute, .. } => {
             attrs.push(*attribute);
             true

@@ -15,12 +15,26 @@ use crate::sim::world::World;
 use rand::RngExt;
 
 /// Per-person lifecycle bookkeeping between steps.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Lifecycle {
     next_monthly: Time,
     smoking_decided: bool,
     alcohol_decided: bool,
     marital_decided: bool,
+    /// `(age in years, probability of dying within a week at that age)`.
+    weekly_death: (i32, f64),
+}
+
+impl Default for Lifecycle {
+    fn default() -> Lifecycle {
+        Lifecycle {
+            next_monthly: Time::MIN,
+            smoking_decided: false,
+            alcohol_decided: false,
+            marital_decided: false,
+            weekly_death: (-1, 0.0),
+        }
+    }
 }
 
 /// Fractional age in years.
@@ -132,7 +146,11 @@ pub fn step(world: &World, person: &mut Person, life: &mut Lifecycle, t: Time, n
         person.set(s.days_until_death, Attr::Num(((death - t) / DAY) as f64));
     }
     if natural_death && person.death.is_none() {
-        let p = world.life_table.probability_over(person.sex, age(person, t), 7.0);
+        // The weekly probability changes with each year of age: work it out once a year.
+        if life.weekly_death.0 != years {
+            life.weekly_death = (years, world.life_table.probability_over(person.sex, f64::from(years) + 0.5, 7.0));
+        }
+        let p = life.weekly_death.1;
         if person.rng.random::<f64>() < p {
             person.death = Some(t);
             person.cause_of_death = Some(world.codes.natural_death);

@@ -90,6 +90,8 @@ pub struct Person<'l> {
     pub watchers: Vec<(Symbol, u128)>,
     /// Runs asleep until the next wellness visit.
     pub wellness_waiters: u128,
+    /// Runs asleep until an entry starts or ends, a symptom changes, or an observation is made.
+    pub record_waiters: u128,
     /// Runs to wake at their next turn.
     pub woken: u128,
     /// Runs on some attribute's wait list.
@@ -136,6 +138,7 @@ impl<'l> Person<'l> {
             symptoms_changed: false,
             watchers: Vec::new(),
             wellness_waiters: 0,
+            record_waiters: 0,
             woken: 0,
             watched: 0,
             poll_every_step: false,
@@ -175,6 +178,11 @@ impl<'l> Person<'l> {
         }
     }
 
+    /// Wakes the runs waiting for the record to change.
+    pub fn record_changed(&mut self) {
+        self.woken |= self.record_waiters;
+    }
+
     /// Puts run `run` to sleep until one of `attributes` changes.
     pub fn watch(&mut self, run: usize, attributes: &[Symbol]) {
         let bit = 1u128 << run;
@@ -198,6 +206,7 @@ impl<'l> Person<'l> {
             self.watchers.retain(|(_, runs)| *runs != 0);
         }
         self.wellness_waiters &= !bit;
+        self.record_waiters &= !bit;
         self.woken &= !bit;
     }
 
@@ -221,6 +230,7 @@ impl<'l> Person<'l> {
     /// Sets a symptom's severity from one cause.
     pub fn set_symptom(&mut self, symptom: Symbol, cause: Symbol, value: f64) {
         self.symptoms_changed = true;
+        self.record_changed();
         let causes = &mut self.symptoms[symptom.0 as usize];
         match causes.iter_mut().find(|(c, _)| *c == cause) {
             Some(slot) => slot.1 = value,
