@@ -523,7 +523,10 @@ fn print_summary(plan: &Plan, s: &crate::run::Summary) {
         s.patients,
         s.patients as f64 / secs
     );
-    let _ = writeln!(out, "  alive {}, dead {}", s.alive, s.dead);
+    let _ = writeln!(out, "  alive {}, dead {}, runtime errors {}", s.alive, s.dead, s.runtime_errors);
+    for m in &s.runtime_messages {
+        let _ = writeln!(out, "    runtime error: {m}");
+    }
     if s.not_kept > 0 {
         let _ = writeln!(out, "  {} patients did not meet --only-alive/--keep within 1000 attempts", s.not_kept);
     }

@@ -42,6 +42,9 @@ pub struct Summary {
     /// Patients that did not meet `--only-alive` or the keep module within the attempts.
     pub not_kept: u64,
     pub counts: BTreeMap<&'static str, u64>,
+    /// Problems Synthea's engine would have stopped on, and the first few of them.
+    pub runtime_errors: u64,
+    pub runtime_messages: Vec<String>,
     pub elapsed: Duration,
     pub first_index: u64,
 }
@@ -72,6 +75,8 @@ fn open_streams(output: &Path, format: &dyn Format) -> std::io::Result<Streams> 
 
 struct Done {
     rendered: Vec<Rendered>,
+    runtime_errors: u64,
+    runtime_messages: Vec<String>,
     alive: u64,
     dead: u64,
     not_kept: u64,
@@ -97,6 +102,12 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                 s.alive += done.alive;
                 s.dead += done.dead;
                 s.not_kept += done.not_kept;
+                s.runtime_errors += done.runtime_errors;
+                for m in done.runtime_messages {
+                    if s.runtime_messages.len() < 5 && !s.runtime_messages.contains(&m) {
+                        s.runtime_messages.push(m);
+                    }
+                }
                 for r in done.rendered {
                     s.patients += 1;
                     for (kind, n) in &r.counts {
@@ -111,7 +122,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
         let mut failed = false;
         while start < range.end {
             let end = (start + window).min(range.end);
-            let rendered: Vec<(Rendered, bool, bool)> = (start..end)
+            let rendered: Vec<(Rendered, bool, bool, (u32, Vec<String>))> = (start..end)
                 .into_par_iter()
                 .map(|index| {
                     let mut patient = simulate(world, options, index);
@@ -132,11 +143,25 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                             out.counts = one.counts;
                         }
                     }
-                    (out, patient.person.death.is_some(), patient.kept)
+                    let errors = (patient.person.runtime_errors, std::mem::take(&mut patient.person.runtime_messages));
+                    (out, patient.person.death.is_some(), patient.kept, errors)
                 })
                 .collect();
-            let mut done = Done { rendered: Vec::with_capacity(rendered.len()), alive: 0, dead: 0, not_kept: 0 };
-            for (r, dead, kept) in rendered {
+            let mut done = Done {
+                rendered: Vec::with_capacity(rendered.len()),
+                runtime_errors: 0,
+                runtime_messages: Vec::new(),
+                alive: 0,
+                dead: 0,
+                not_kept: 0,
+            };
+            for (r, dead, kept, (errors, messages)) in rendered {
+                done.runtime_errors += u64::from(errors);
+                for m in messages {
+                    if done.runtime_messages.len() < 5 {
+                        done.runtime_messages.push(m);
+                    }
+                }
                 if dead {
                     done.dead += 1;
                 } else {
@@ -172,6 +197,8 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     summary.dead = written.dead;
     summary.not_kept = written.not_kept;
     summary.counts = written.counts;
+    summary.runtime_errors = written.runtime_errors;
+    summary.runtime_messages = written.runtime_messages;
     // Everything is written: make it visible.
     for s in streams {
         for f in s.files {

@@ -109,8 +109,16 @@ pub fn advance<'w>(world: &'w World, person: &mut Person<'w>, clinic: &Clinic, r
     let mut guard = 0u32;
     loop {
         guard += 1;
-        if guard > 100_000 || !person.alive(time) {
+        if !person.alive(time) {
+            return;
+        }
+        if guard > 100_000 {
             // A module that spins without time passing is stopped for this step.
+            let (m, s) = runs[run].current();
+            person.runtime_error(|| {
+                let module = world.lib.module(m);
+                format!("module `{}` cycles without time passing at state `{}`", module.path, module.state(s).name)
+            });
             return;
         }
         let outcome = process_state(world, person, clinic, runs, run, time);
@@ -475,6 +483,12 @@ fn process_state<'w>(
                 None => t,
             };
             let cause = cause.as_ref().and_then(|c| target_code(world, person, module, c));
+            if let Some(Target::Attribute(a)) = cause_target(&state.kind)
+                && person.get(*a) == Attr::None
+            {
+                let name = world.lib.attributes.name(*a).to_owned();
+                person.runtime_error(|| format!("Death names attribute `{name}` as its cause, but it is not set"));
+            }
             if person.death.is_none_or(|existing| when < existing) {
                 person.death = Some(when);
                 person.cause_of_death = cause;
@@ -487,6 +501,13 @@ fn process_state<'w>(
             person.record.immunizations.push(Immunization { id, time: t, codes, encounter });
             Outcome::Passed(t)
         }
+    }
+}
+
+fn cause_target(kind: &StateKind) -> Option<&Target> {
+    match kind {
+        StateKind::Death { cause, .. } => cause.as_ref(),
+        _ => None,
     }
 }
 
@@ -607,6 +628,23 @@ fn remove_present(person: &mut Person, codes: &[CodeId]) {
 fn diagnose<'w>(world: &'w World, person: &mut Person<'w>, module: ModuleId, state: StateId, onset: Time, t: Time) {
     let s: &'w State = state_of(world, module, state);
     let name = Some(state_name(world, module, state));
+    // As in Synthea, a condition or allergy already active is not started again: the onset
+    // refers to the existing entry.
+    let codes = match &s.kind {
+        StateKind::ConditionOnset(o) | StateKind::AllergyOnset { onset: o, .. } => &o.codes,
+        _ => return,
+    };
+    if let Some(&first) = codes.first()
+        && let Some(&existing) = person.present.get(&person.lib.code(first).key)
+        && matches!(existing.kind, EntryKind::Condition | EntryKind::Allergy)
+    {
+        if let StateKind::ConditionOnset(o) | StateKind::AllergyOnset { onset: o, .. } = &s.kind
+            && let Some(a) = o.assign_to_attribute
+        {
+            person.set(a, Attr::Entry(existing));
+        }
+        return;
+    }
     match &s.kind {
         StateKind::ConditionOnset(o) => {
             let mut entry = new_entry(person, t, &o.codes, name);
@@ -881,6 +919,14 @@ fn transition<'w>(
         }
         Transition::Lookup { table, options, defaults } => {
             let table = &world.lib.tables[table.0 as usize];
+            for col in &table.columns {
+                if let KeyColumn::Attribute(a) = col
+                    && person.get(*a) == Attr::None
+                {
+                    let (name, table_name) = (world.lib.attributes.name(*a).to_owned(), table.name.clone());
+                    person.runtime_error(|| format!("lookup table `{table_name}` reads attribute `{name}`, which is not set"));
+                }
+            }
             let age = age_years(person.birth_date, Date::of(t)).max(0) as u32;
             let matches = |row: &crate::compiled::TableRow| {
                 row.keys.iter().zip(&table.columns).all(|(cell, col)| match (cell, col) {

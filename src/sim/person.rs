@@ -84,6 +84,10 @@ pub struct Person<'l> {
     pub traits: crate::core::physiology::Traits,
     /// The keep module ended in its `Keep` state.
     pub keep_state_reached: bool,
+    /// Problems Synthea's engine would have stopped on (a module spinning without time
+    /// passing, a lookup key attribute never set, …): counted, with the first few described.
+    pub runtime_errors: u32,
+    pub runtime_messages: Vec<String>,
     /// A symptom changed since the clinic last summed them.
     pub symptoms_changed: bool,
     /// Runs asleep until an attribute changes: `(attribute, runs as a bit set)`.
@@ -136,6 +140,8 @@ impl<'l> Person<'l> {
             keep_state_reached: false,
             trace: None,
             symptoms_changed: false,
+            runtime_errors: 0,
+            runtime_messages: Vec::new(),
             watchers: Vec::new(),
             wellness_waiters: 0,
             record_waiters: 0,
@@ -175,6 +181,14 @@ impl<'l> Person<'l> {
                     }
                 }
             }
+        }
+    }
+
+    /// Counts a runtime error (its message is kept if it is among the first few).
+    pub fn runtime_error(&mut self, message: impl FnOnce() -> String) {
+        self.runtime_errors += 1;
+        if self.runtime_messages.len() < 3 {
+            self.runtime_messages.push(message());
         }
     }
 
