@@ -56,6 +56,9 @@ pub enum Command {
     /// Generate patients (the default command: `ehrsim -p 100` is `ehrsim generate -p 100`)
     #[command(after_help = AFTER_HELP)]
     Generate(GenerateArgs),
+    /// Measure patient-lifetimes per second per core and peak memory on a module library
+    #[command(after_help = AFTER_HELP)]
+    Bench(BenchArgs),
     /// Check module files and directories: syntax, types, references, probabilities
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
@@ -129,6 +132,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         None => generate(&cli.generate),
         Some(Command::Generate(args)) => generate(&args),
+        Some(Command::Bench(args)) => bench(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Graph(args)) => graph(&args),
     };
@@ -538,4 +542,106 @@ fn print_summary(plan: &Plan, s: &crate::run::Summary) {
     let _ = writeln!(out, "  output: {} ({})", plan.config.output.display(), formats.join(", "));
     let today = if plan.today_default { " (today: pass -r to pin it)" } else { "" };
     let _ = writeln!(out, "  seed {}, reference date {}{today}", plan.options.seed, plan.options.reference);
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Patients to simulate
+    #[arg(short = 'p', long, default_value_t = 2000, value_name = "N")]
+    pub population: u64,
+    /// Module directories (default: the embedded library)
+    #[arg(long = "modules-dir", value_name = "DIR")]
+    pub modules_dir: Vec<PathBuf>,
+    /// Worker threads (the figure is reported per core)
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
+    /// Output formats to write (into a temporary directory, removed afterwards)
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<FormatName>,
+    /// Years of history exported
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub years_of_history: u32,
+    /// Seed
+    #[arg(short = 's', long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+}
+
+/// Peak resident memory of this process, from the kernel (Linux), in MiB.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { dir_size(&p) } else { e.metadata().map_or(0, |m| m.len()) }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn bench(args: &BenchArgs) -> u8 {
+    let out = std::env::temp_dir().join(format!("ehrsim-bench-{}", std::process::id()));
+    let generate_args = GenerateArgs {
+        population: args.population,
+        seed: args.seed,
+        reference_date: Some("2024-06-30".into()),
+        end_date: None,
+        age: None,
+        gender: None,
+        state: None,
+        modules: Vec::new(),
+        modules_dir: args.modules_dir.clone(),
+        keep: None,
+        years_of_history: args.years_of_history,
+        only_alive: false,
+        no_natural_death: false,
+        threads: Some(args.threads.max(1)),
+        shard: None,
+        output: out.clone(),
+        format: args.format.clone(),
+        config: None,
+        quiet: true,
+    };
+    let plan = match plan(&generate_args) {
+        Ok(p) => p,
+        Err((code, message)) => return fail(code, message),
+    };
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.threads.max(1)).build() {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_FAILURE, format!("cannot start worker threads: {e}")),
+    };
+    let result = pool.install(|| crate::run::run(&plan.world, &plan.options, &plan.config));
+    let bytes = dir_size(&out);
+    let _ = std::fs::remove_dir_all(&out);
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_FAILURE, format!("the benchmark run failed: {e}")),
+    };
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let library = if args.modules_dir.is_empty() {
+        "the embedded library".to_owned()
+    } else {
+        args.modules_dir.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let records: u64 = s.counts.values().sum();
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "library: {library} ({} top-level modules)", plan.world.top_level.len());
+    let _ = writeln!(o, "patients: {} in {secs:.2} s with {} worker thread(s)", s.patients, args.threads.max(1));
+    let _ = writeln!(o, "patient-lifetimes/s per core: {:.0}", s.patients as f64 / secs / args.threads.max(1) as f64);
+    let _ = writeln!(o, "records per patient: {:.1}", records as f64 / s.patients.max(1) as f64);
+    let _ = writeln!(o, "output per patient: {:.1} kB", bytes as f64 / 1000.0 / s.patients.max(1) as f64);
+    if let Some(mib) = peak_memory_mib() {
+        let _ = writeln!(o, "peak memory: {mib:.0} MiB");
+    }
+    let _ = writeln!(o, "runtime errors: {}", s.runtime_errors);
+    EXIT_OK
 }
