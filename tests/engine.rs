@@ -261,3 +261,39 @@ fn a_patient_is_a_pure_function_of_seed_and_index() {
     let _ = render(3);
     assert_eq!(render(17), render(17));
 }
+
+#[test]
+fn every_remaining_state_and_condition_type() {
+    let w = world(&["coverage"]);
+    let mut care = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let p = simulate(&w, &options((40, 50)), i);
+        for flag in
+            ["allergy_ok", "medication_ok", "careplan_ok", "vital_ok", "observation_ok", "symptom_ok", "logic_ok", "physiology_ok"]
+        {
+            assert_eq!(attr(&w, &p, flag), Attr::Bool(true), "patient {i}: {flag}");
+        }
+        care.insert(text(&w, &p, "care").unwrap());
+        let rec = &p.person.record;
+        let code = |c: ehrsim::compiled::CodeId| w.lib.code(c).code.as_str();
+        let allergy = rec.allergies.iter().find(|a| code(a.entry.codes[0]) == "300916003").unwrap();
+        assert!(allergy.entry.stop.is_some() && allergy.reactions.len() == 1);
+        assert!(rec.medications.iter().any(|m| code(m.entry.codes[0]) == "197361" && m.entry.stop.is_some()));
+        assert!(rec.careplans.iter().any(|c| code(c.entry.codes[0]) == "698360004" && c.entry.stop.is_some()));
+        assert!(rec.devices.iter().any(|d| code(d.entry.codes[0]) == "706180003" && d.entry.stop.is_some()));
+        let colonoscopy = rec.procedures.iter().find(|p| code(p.entry.codes[0]) == "73761001").unwrap();
+        let minutes = (colonoscopy.entry.stop.unwrap() - colonoscopy.entry.start) / 60_000;
+        assert!((30..=60).contains(&minutes), "procedure lasted {minutes} minutes");
+        let systolic = rec.observations.iter().find(|o| code(o.codes[0]) == "8480-6").unwrap();
+        assert_eq!(systolic.value, ehrsim::sim::record::Value::Number(150.0), "VitalSign overrides the model");
+        assert_eq!(rec.reports.iter().filter(|r| r.panel).count(), 1);
+        assert_eq!(rec.reports.iter().filter(|r| !r.panel).count(), 1);
+        assert_eq!(rec.imaging_studies.len(), 1);
+        assert_eq!(rec.imaging_studies[0].series[0].instances.len(), 1);
+        assert!(rec.procedures.iter().any(|p| code(p.entry.codes[0]) == "399208008"), "imaging adds its procedure");
+        assert_eq!(rec.supplies.iter().map(|s| s.quantity).sum::<u32>(), 50);
+        assert!(rec.immunizations.iter().any(|v| code(v.codes[0]) == "140"));
+    }
+    // The visit happens in the 1980s: before 2020 only ambulatory or emergency care.
+    assert!(care.contains("ambulatory") && !care.contains("telemedicine"), "{care:?}");
+}
