@@ -55,7 +55,7 @@ pub struct Cli {
 pub enum Command {
     /// Generate patients (the default command: `ehrsim -p 100` is `ehrsim generate -p 100`)
     #[command(after_help = AFTER_HELP)]
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
     /// Measure patient-lifetimes per second per core and peak memory on a module library
     #[command(after_help = AFTER_HELP)]
     Bench(BenchArgs),
@@ -407,7 +407,10 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         requests.push(Request { tree: Box::new(crate::load::DirTree { root: dir.clone() }), only: None });
     }
     let keep_request = match &args.keep {
-        Some(path) => Some(Request::for_path(path).map_err(|e| (EXIT_INPUT, format!("cannot read --keep `{}`: {e}", path.display())))?),
+        Some(path) => Some(
+            Request::for_path(path)
+                .map_err(|e| (EXIT_INPUT, format!("cannot read --keep `{}`: {e}", path.display())))?,
+        ),
         None => None,
     };
     let keep_path = keep_request.as_ref().and_then(|r| r.only.as_ref()).and_then(|o| o.first()).map(|rel| {
@@ -436,9 +439,9 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
                 return Err((EXIT_USAGE, format!("no module matches --modules `{pattern}`{hint}")));
             }
         }
-        world.top_level.retain(|id| {
-            Some(*id) == keep || args.modules.iter().any(|p| glob_match(p, &world.lib.module(*id).path))
-        });
+        world
+            .top_level
+            .retain(|id| Some(*id) == keep || args.modules.iter().any(|p| glob_match(p, &world.lib.module(*id).path)));
     }
     if world.top_level.len() > crate::sim::MAX_TOP_LEVEL {
         return Err((
@@ -535,8 +538,12 @@ fn print_summary(plan: &Plan, s: &crate::run::Summary) {
         let _ = writeln!(out, "  {} patients did not meet --only-alive/--keep within 1000 attempts", s.not_kept);
     }
     let per = |n: u64| n as f64 / s.patients.max(1) as f64;
-    let records: Vec<String> =
-        s.counts.iter().filter(|(k, _)| **k != "patients").map(|(k, v)| format!("{k} {v} ({:.1}/patient)", per(*v))).collect();
+    let records: Vec<String> = s
+        .counts
+        .iter()
+        .filter(|(k, _)| **k != "patients")
+        .map(|(k, v)| format!("{k} {v} ({:.1}/patient)", per(*v)))
+        .collect();
     let _ = writeln!(out, "  records: {}", records.join(", "));
     let formats: Vec<&str> = plan.config.formats.iter().map(|f| f.directory()).collect();
     let _ = writeln!(out, "  output: {} ({})", plan.config.output.display(), formats.join(", "));

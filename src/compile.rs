@@ -531,8 +531,8 @@ fn build_index(columns: &[KeyColumn], rows: &[TableRow]) -> TableIndex {
                 let mut by_year = vec![Vec::new(); MAX_AGE + 1];
                 for (r, row) in rows.iter().enumerate() {
                     if let Key::Age { low, high } = row.keys[c] {
-                        for year in (low as usize).min(MAX_AGE)..=(high as usize).min(MAX_AGE) {
-                            by_year[year].push(r as u32);
+                        for bucket in &mut by_year[(low as usize).min(MAX_AGE)..=(high as usize).min(MAX_AGE)] {
+                            bucket.push(r as u32);
                         }
                     }
                 }

@@ -12,8 +12,8 @@
 //! per-patient state.
 
 use crate::ast::{
-    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Operator, SesCategory,
-    Severity, Sex, Telemedicine, TimeUnit, VitalSign,
+    AllergyType, Amount, DateSpec, Distribution, Dosage, Duration, EncounterClass, Operator, SesCategory, Severity,
+    Sex, Telemedicine, TimeUnit, VitalSign,
 };
 use petgraph::graph::{Graph, NodeIndex};
 use std::collections::HashMap;
@@ -562,8 +562,18 @@ pub struct TableRow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
     /// Inclusive range of whole years of age.
-    Age { low: u32, high: u32 },
+    Age {
+        low: u32,
+        high: u32,
+    },
     /// Inclusive range of simulation times (ms since the epoch).
-    Time { low: i64, high: i64 },
-    Text { text: Symbol, number: Option<f64>, boolean: Option<bool> },
+    Time {
+        low: i64,
+        high: i64,
+    },
+    Text {
+        text: Symbol,
+        number: Option<f64>,
+        boolean: Option<bool>,
+    },
 }

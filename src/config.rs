@@ -48,7 +48,10 @@ pub fn with_config_file(mut args: Vec<OsString>) -> Result<Vec<OsString>, String
                 Value::Str(s) => args.push(format!("{flag}={s}").into()),
                 Value::Seq(_) | Value::Map(_) => {
                     let lc = sources.line_col(v.span);
-                    return Err(format!("{path}:{}:{}: `{}` must be a value or a list of values", lc.line, lc.column, entry.key));
+                    return Err(format!(
+                        "{path}:{}:{}: `{}` must be a value or a list of values",
+                        lc.line, lc.column, entry.key
+                    ));
                 }
             }
         }

@@ -73,6 +73,15 @@ fn open_streams(output: &Path, format: &dyn Format) -> std::io::Result<Streams> 
     Ok(Streams { files })
 }
 
+/// One patient, simulated and rendered by a worker.
+struct Simulated {
+    rendered: Rendered,
+    dead: bool,
+    kept: bool,
+    runtime_errors: u32,
+    runtime_messages: Vec<String>,
+}
+
 struct Done {
     rendered: Vec<Rendered>,
     runtime_errors: u64,
@@ -122,7 +131,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
         let mut failed = false;
         while start < range.end {
             let end = (start + window).min(range.end);
-            let rendered: Vec<(Rendered, bool, bool, (u32, Vec<String>))> = (start..end)
+            let rendered: Vec<Simulated> = (start..end)
                 .into_par_iter()
                 .map(|index| {
                     let mut patient = simulate(world, options, index);
@@ -143,8 +152,13 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                             out.counts = one.counts;
                         }
                     }
-                    let errors = (patient.person.runtime_errors, std::mem::take(&mut patient.person.runtime_messages));
-                    (out, patient.person.death.is_some(), patient.kept, errors)
+                    Simulated {
+                        rendered: out,
+                        dead: patient.person.death.is_some(),
+                        kept: patient.kept,
+                        runtime_errors: patient.person.runtime_errors,
+                        runtime_messages: std::mem::take(&mut patient.person.runtime_messages),
+                    }
                 })
                 .collect();
             let mut done = Done {
@@ -155,9 +169,9 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                 dead: 0,
                 not_kept: 0,
             };
-            for (r, dead, kept, (errors, messages)) in rendered {
-                done.runtime_errors += u64::from(errors);
-                for m in messages {
+            for Simulated { rendered: r, dead, kept, runtime_errors, runtime_messages } in rendered {
+                done.runtime_errors += u64::from(runtime_errors);
+                for m in runtime_messages {
                     if done.runtime_messages.len() < 5 {
                         done.runtime_messages.push(m);
                     }
@@ -249,9 +263,11 @@ fn progress_bar(enabled: bool, total: u64) -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} patients, {per_sec}, eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} patients, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     Some(bar)
 }

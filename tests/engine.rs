@@ -129,7 +129,11 @@ fn guard_passes_in_the_step_of_the_birthday() {
     let t = entered(&w, &p, "guard_age", "Mark_Passed")[0];
     let b = p.person.birth_date;
     let birthday = Date::new(b.year + 40, b.month, b.day.min(28)).unwrap().time();
-    assert!(t >= birthday - DAY && t < birthday + 7 * DAY, "guard passed {} days from the 40th birthday", (t - birthday) / DAY);
+    assert!(
+        t >= birthday - DAY && t < birthday + 7 * DAY,
+        "guard passed {} days from the 40th birthday",
+        (t - birthday) / DAY
+    );
 }
 
 #[test]
@@ -192,10 +196,12 @@ fn counters_symptoms_and_lookup_tables() {
         .modules
         .iter()
         .find(|m| m.path == "lookup")
-        .and_then(|m| m.graph.node_weights().find_map(|s| match &s.transition {
-            ehrsim::compiled::Transition::Lookup { defaults, .. } => Some(defaults[0]),
-            _ => None,
-        }))
+        .and_then(|m| {
+            m.graph.node_weights().find_map(|s| match &s.transition {
+                ehrsim::compiled::Transition::Lookup { defaults, .. } => Some(defaults[0]),
+                _ => None,
+            })
+        })
         .unwrap();
     assert!((share(old_women_a, old_women) - default_a).abs() < 0.05, "women fall back to the defaults");
 }
@@ -268,9 +274,16 @@ fn every_remaining_state_and_condition_type() {
     let mut care = std::collections::BTreeSet::new();
     for i in 0..40 {
         let p = simulate(&w, &options((40, 50)), i);
-        for flag in
-            ["allergy_ok", "medication_ok", "careplan_ok", "vital_ok", "observation_ok", "symptom_ok", "logic_ok", "physiology_ok"]
-        {
+        for flag in [
+            "allergy_ok",
+            "medication_ok",
+            "careplan_ok",
+            "vital_ok",
+            "observation_ok",
+            "symptom_ok",
+            "logic_ok",
+            "physiology_ok",
+        ] {
             assert_eq!(attr(&w, &p, flag), Attr::Bool(true), "patient {i}: {flag}");
         }
         care.insert(text(&w, &p, "care").unwrap());

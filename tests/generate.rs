@@ -156,7 +156,19 @@ fn sleeping_until_something_changes_gives_the_same_records_as_polling() {
     let (a, b) = (temp_dir("sleep"), temp_dir("poll"));
     let run = |out: &Path, poll: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ehrsim"));
-        cmd.args(["-p", "60", "-s", "3", "-r", "2024-06-30", "-q", "--modules-dir", "tests/data/good", "-o", out.to_str().unwrap()]);
+        cmd.args([
+            "-p",
+            "60",
+            "-s",
+            "3",
+            "-r",
+            "2024-06-30",
+            "-q",
+            "--modules-dir",
+            "tests/data/good",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         if poll {
             cmd.env("EHRSIM_POLL_EVERY_STEP", "1");
         }

@@ -283,7 +283,9 @@ impl Format for Csv {
             r.text(&c.code).text(system_uri(&c.system)).text(&c.display).text(a.allergy_type.as_str()).text(a.category);
             for k in 0..2 {
                 match a.reactions.get(k) {
-                    Some((rc, sev)) => r.text(&code(*rc).code).text(&code(*rc).display).text(&sev.as_str().to_uppercase()),
+                    Some((rc, sev)) => {
+                        r.text(&code(*rc).code).text(&code(*rc).display).text(&sev.as_str().to_uppercase())
+                    }
                     None => r.empty().empty().empty(),
                 };
             }

@@ -104,7 +104,10 @@ pub fn filter_history(record: &mut Record, end: Time, years: u32) {
     record.reports.retain(|r| r.time >= cutoff);
     for r in &mut record.reports {
         let start = obs_map.get(r.observations.start as usize).copied().unwrap_or(u32::MAX);
-        let end = (r.observations.start..r.observations.end).filter_map(|k| obs_map.get(k as usize)).filter(|&&m| m != u32::MAX).max();
+        let end = (r.observations.start..r.observations.end)
+            .filter_map(|k| obs_map.get(k as usize))
+            .filter(|&&m| m != u32::MAX)
+            .max();
         r.observations = match (start, end) {
             (s, Some(&e)) if s != u32::MAX => s..e + 1,
             _ => 0..0,

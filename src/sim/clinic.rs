@@ -26,15 +26,22 @@ pub struct Schedule {
 /// Days between wellness visits at an age (in months), after the US preventive schedule that
 /// Synthea follows (Bright Futures for children; every 3, 2, then 1 years for adults).
 fn wellness_interval(months: i32, chronic_medications: bool) -> i64 {
-    let days = match months {
-        ..=1 => 30,
-        ..=5 => 60,
-        ..=17 => 90,
-        ..=36 => 180,
-        ..=239 => 365,
-        ..=479 => 3 * 365,
-        ..=599 => 2 * 365,
-        _ => 365,
+    let days = if months <= 1 {
+        30
+    } else if months <= 5 {
+        60
+    } else if months <= 17 {
+        90
+    } else if months <= 36 {
+        180
+    } else if months < 240 {
+        365
+    } else if months < 480 {
+        3 * 365
+    } else if months < 600 {
+        2 * 365
+    } else {
+        365
     };
     let days = if chronic_medications { days.min(365) } else { days };
     days * DAY

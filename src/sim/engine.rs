@@ -12,8 +12,8 @@
 
 use crate::ast::{Amount, DateSpec, Distribution, DistributionParams, EncounterClass, Operator, Sex, TimeUnit};
 use crate::compiled::{
-    CodeId, ComplexThen, Cond, Key, KeyColumn, TableIndex, Lit, Module, ModuleId, ObsSource, ObsValue, ObservationSpec, Prob,
-    Reason, SetValue, State, StateId, StateKind, Symbol, Target, Transition,
+    CodeId, ComplexThen, Cond, Key, KeyColumn, Lit, Module, ModuleId, ObsSource, ObsValue, ObservationSpec, Prob,
+    Reason, SetValue, State, StateId, StateKind, Symbol, TableIndex, Target, Transition,
 };
 use crate::sim::person::{Attr, EntryKind, EntryRef, Owner, Person};
 use crate::sim::record::{
@@ -305,7 +305,11 @@ fn process_state<'w>(
             Outcome::Passed(t)
         }
         StateKind::ConditionEnd(target) | StateKind::AllergyEnd(target) => {
-            let kind = if matches!(state.kind, StateKind::ConditionEnd(_)) { EntryKind::Condition } else { EntryKind::Allergy };
+            let kind = if matches!(state.kind, StateKind::ConditionEnd(_)) {
+                EntryKind::Condition
+            } else {
+                EntryKind::Allergy
+            };
             end_entries(world, person, module, target, &[kind, EntryKind::Condition, EntryKind::Allergy], t);
             Outcome::Passed(t)
         }
@@ -398,7 +402,8 @@ fn process_state<'w>(
             record_observation(world, person, spec, t);
             Outcome::Passed(t)
         }
-        StateKind::MultiObservation { codes, observations, .. } | StateKind::DiagnosticReport { codes, observations } => {
+        StateKind::MultiObservation { codes, observations, .. }
+        | StateKind::DiagnosticReport { codes, observations } => {
             let first = person.record.observations.len() as u32;
             for spec in observations {
                 record_observation(world, person, spec, t);
@@ -432,7 +437,12 @@ fn process_state<'w>(
                         ImagingInstance { uid: dicom_uid(person), title: title.clone(), sop_class: *sop }
                     })
                     .collect();
-                out.push(ImagingSeries { uid: dicom_uid(person), body_site: s.body_site, modality: s.modality, instances });
+                out.push(ImagingSeries {
+                    uid: dicom_uid(person),
+                    body_site: s.body_site,
+                    modality: s.modality,
+                    instances,
+                });
             }
             let id = person.next_id();
             person.record.imaging_studies.push(ImagingStudy {
@@ -595,7 +605,12 @@ fn encounter_for_entry(person: &mut Person, t: Time) -> EncounterIdx {
     }
 }
 
-fn new_entry<'w>(person: &mut Person<'w>, t: Time, codes: &'w [CodeId], name: Option<crate::compiled::Symbol>) -> Entry<'w> {
+fn new_entry<'w>(
+    person: &mut Person<'w>,
+    t: Time,
+    codes: &'w [CodeId],
+    name: Option<crate::compiled::Symbol>,
+) -> Entry<'w> {
     let encounter = encounter_for_entry(person, t);
     Entry { id: person.next_id(), start: t, stop: None, codes, encounter, name }
 }
@@ -688,7 +703,13 @@ fn diagnose<'w>(world: &'w World, person: &mut Person<'w>, module: ModuleId, sta
 }
 
 #[inline(never)]
-fn diagnose_pending<'w>(world: &'w World, person: &mut Person<'w>, run: &mut Run, encounter: crate::compiled::Symbol, t: Time) {
+fn diagnose_pending<'w>(
+    world: &'w World,
+    person: &mut Person<'w>,
+    run: &mut Run,
+    encounter: crate::compiled::Symbol,
+    t: Time,
+) {
     if run.pending.is_empty() {
         return;
     }
@@ -723,29 +744,46 @@ fn entry_of<'a, 'w>(person: &'a mut Person<'w>, r: EntryRef) -> Option<&'a mut E
 
 /// Ends the active entries a `*End` state names; returns what it ended.
 #[inline(never)]
-fn end_entries(world: &World, person: &mut Person, module: ModuleId, target: &Target, kinds: &[EntryKind], t: Time) -> Vec<EntryRef> {
+fn end_entries(
+    world: &World,
+    person: &mut Person,
+    module: ModuleId,
+    target: &Target,
+    kinds: &[EntryKind],
+    t: Time,
+) -> Vec<EntryRef> {
     let refs: Vec<EntryRef> = match target {
         Target::Attribute(a) => match person.get(*a) {
             Attr::Entry(r) => vec![r],
-            Attr::Codes(cs) => cs.first().and_then(|c| person.present.get(&person.lib.code(*c).key).copied()).into_iter().collect(),
+            Attr::Codes(cs) => {
+                cs.first().and_then(|c| person.present.get(&person.lib.code(*c).key).copied()).into_iter().collect()
+            }
             _ => Vec::new(),
         },
-        Target::Codes(codes) => codes.iter().filter_map(|c| person.present.get(&person.lib.code(*c).key).copied()).collect(),
+        Target::Codes(codes) => {
+            codes.iter().filter_map(|c| person.present.get(&person.lib.code(*c).key).copied()).collect()
+        }
         Target::State(s) => {
             let name = state_name(world, module, *s);
-            person.present.values().copied().filter(|r| kinds.contains(&r.kind)).filter(|r| {
-                let rec = &person.record;
-                let i = r.index as usize;
-                let entry_name = match r.kind {
-                    EntryKind::Condition => rec.conditions[i].name,
-                    EntryKind::Allergy => rec.allergies[i].entry.name,
-                    EntryKind::Medication => rec.medications[i].entry.name,
-                    EntryKind::CarePlan => rec.careplans[i].entry.name,
-                    EntryKind::Procedure => rec.procedures[i].entry.name,
-                    EntryKind::Device => rec.devices[i].entry.name,
-                };
-                entry_name == Some(name)
-            }).collect()
+            person
+                .present
+                .values()
+                .copied()
+                .filter(|r| kinds.contains(&r.kind))
+                .filter(|r| {
+                    let rec = &person.record;
+                    let i = r.index as usize;
+                    let entry_name = match r.kind {
+                        EntryKind::Condition => rec.conditions[i].name,
+                        EntryKind::Allergy => rec.allergies[i].entry.name,
+                        EntryKind::Medication => rec.medications[i].entry.name,
+                        EntryKind::CarePlan => rec.careplans[i].entry.name,
+                        EntryKind::Procedure => rec.procedures[i].entry.name,
+                        EntryKind::Device => rec.devices[i].entry.name,
+                    };
+                    entry_name == Some(name)
+                })
+                .collect()
         }
     };
     let mut ended = Vec::new();
@@ -827,7 +865,9 @@ fn resolve_reason(world: &World, person: &Person, module: ModuleId, r: &Reason) 
 #[inline(never)]
 fn record_observation<'w>(world: &'w World, person: &mut Person<'w>, spec: &'w ObservationSpec, t: Time) {
     let value = match &spec.source {
-        ObsSource::Amount { amount, decimals } => Value::Number(round_to(sample_amount(&mut person.rng, amount), *decimals)),
+        ObsSource::Amount { amount, decimals } => {
+            Value::Number(round_to(sample_amount(&mut person.rng, amount), *decimals))
+        }
         ObsSource::Text(s) => Value::Text(s.clone()),
         ObsSource::Attribute(a) => match person.get(*a) {
             Attr::Num(n) => Value::Number(n),
@@ -924,7 +964,9 @@ fn transition<'w>(
                     && person.get(*a) == Attr::None
                 {
                     let (name, table_name) = (world.lib.attributes.name(*a).to_owned(), table.name.clone());
-                    person.runtime_error(|| format!("lookup table `{table_name}` reads attribute `{name}`, which is not set"));
+                    person.runtime_error(|| {
+                        format!("lookup table `{table_name}` reads attribute `{name}`, which is not set")
+                    });
                 }
             }
             let age = age_years(person.birth_date, Date::of(t)).max(0) as u32;
@@ -941,7 +983,8 @@ fn transition<'w>(
                     _ => false,
                 })
             };
-            let by_index = |candidates: &[u32]| candidates.iter().map(|&r| &table.rows[r as usize]).find(|r| matches(r));
+            let by_index =
+                |candidates: &[u32]| candidates.iter().map(|&r| &table.rows[r as usize]).find(|r| matches(r));
             let row = match &table.index {
                 TableIndex::Scan => table.rows.iter().find(|r| matches(r)),
                 TableIndex::Age { by_year, .. } => by_index(&by_year[(age as usize).min(by_year.len() - 1)]),
@@ -1081,7 +1124,9 @@ fn active(person: &Person, target: &Target, need_open: bool, kinds: &[EntryKind]
             })
     };
     match target {
-        Target::Codes(codes) => codes.iter().any(|c| person.present.get(&person.lib.code(*c).key).is_some_and(|&r| check(r))),
+        Target::Codes(codes) => {
+            codes.iter().any(|c| person.present.get(&person.lib.code(*c).key).is_some_and(|&r| check(r)))
+        }
         Target::Attribute(a) => match person.get(*a) {
             Attr::Entry(r) => person.present.values().any(|&p| p == r) && check(r),
             Attr::Code(c) => person.present.get(&person.lib.code(c).key).is_some_and(|&r| check(r)),
@@ -1091,8 +1136,14 @@ fn active(person: &Person, target: &Target, need_open: bool, kinds: &[EntryKind]
     }
 }
 
-const ALL_KINDS: &[EntryKind] =
-    &[EntryKind::Condition, EntryKind::Allergy, EntryKind::Medication, EntryKind::CarePlan, EntryKind::Procedure, EntryKind::Device];
+const ALL_KINDS: &[EntryKind] = &[
+    EntryKind::Condition,
+    EntryKind::Allergy,
+    EntryKind::Medication,
+    EntryKind::CarePlan,
+    EntryKind::Procedure,
+    EntryKind::Device,
+];
 
 /// Evaluates a condition for the person at time `t`.
 pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, t: Time) -> bool {
@@ -1136,7 +1187,9 @@ pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, 
                 _ => &[],
             };
             let latest = person.record.observations.iter().rev().find(|o| {
-                o.codes.first().is_some_and(|c| codes.iter().any(|x| world.lib.code(*x).code == world.lib.code(*c).code))
+                o.codes
+                    .first()
+                    .is_some_and(|c| codes.iter().any(|x| world.lib.code(*x).code == world.lib.code(*c).code))
             });
             match (operator, latest) {
                 (Operator::IsNil, l) => l.is_none(),
@@ -1188,7 +1241,9 @@ pub fn eval(world: &World, person: &Person, runs: &[Run], run: usize, c: &Cond, 
             }
             false
         }
-        Cond::Attribute { attribute, operator, value } => compare_attr(world, person, *operator, person.get(*attribute), *value),
+        Cond::Attribute { attribute, operator, value } => {
+            compare_attr(world, person, *operator, person.get(*attribute), *value)
+        }
     }
 }
 

@@ -25,9 +25,9 @@ use crate::sim::time::{Date, Time, WEEK, YEAR};
 use crate::sim::world::World;
 use crate::world::demographics::{Constraints, Profile};
 use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use rand_chacha::ChaCha8Rng;
 
 /// What a run is asked to produce.
 #[derive(Debug, Clone)]
@@ -144,7 +144,14 @@ fn set_profile(world: &World, person: &mut Person, p: &Profile) {
 }
 
 /// One attempt at a lifetime.
-fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profile: &Profile, birth: Time) -> Person<'w> {
+fn live<'w>(
+    world: &'w World,
+    options: &Options,
+    index: u64,
+    attempt: u32,
+    profile: &Profile,
+    birth: Time,
+) -> Person<'w> {
     let stream = (index << 12) | u64::from(attempt.min(4095));
     let mut rng = rng(options.seed, SIMULATION, stream);
     let traits = crate::core::physiology::draw_traits(&mut rng);
@@ -165,7 +172,8 @@ fn live<'w>(world: &'w World, options: &Options, index: u64, attempt: u32, profi
     // Runs are scheduled by 128-bit sets: `World::new` refuses libraries with more
     // top-level modules than that.
     let mut wakes: Vec<Time> = runs.iter().map(|r| r.wake).collect();
-    let mut heap: BinaryHeap<Reverse<(Time, u8)>> = wakes.iter().enumerate().map(|(i, &w)| Reverse((w, i as u8))).collect();
+    let mut heap: BinaryHeap<Reverse<(Time, u8)>> =
+        wakes.iter().enumerate().map(|(i, &w)| Reverse((w, i as u8))).collect();
     let mut t = birth;
     while t < end && person.alive(t) {
         lifecycle::step(world, &mut person, &mut life, t, options.natural_death);

@@ -26,7 +26,7 @@ pub struct Date {
 impl Date {
     pub fn new(year: i32, month: u32, day: u32) -> Option<Date> {
         let d = Date { year, month, day };
-        (month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month)).then_some(d)
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(d)
     }
 
     /// Parses `YYYY-MM-DD` (or `YYYYMMDD`, as Synthea's `-r` takes it).
@@ -123,12 +123,7 @@ pub fn age_months(birth: Date, now: Date) -> i32 {
 pub fn iso_datetime(t: Time) -> String {
     let d = Date::of(t);
     let ms = t.rem_euclid(DAY);
-    format!(
-        "{d}T{:02}:{:02}:{:02}Z",
-        ms / HOUR,
-        (ms % HOUR) / MINUTE,
-        (ms % MINUTE) / SECOND
-    )
+    format!("{d}T{:02}:{:02}:{:02}Z", ms / HOUR, (ms % HOUR) / MINUTE, (ms % MINUTE) / SECOND)
 }
 
 #[cfg(test)]
@@ -161,6 +156,9 @@ mod tests {
         assert_eq!(Date::parse("2023-02-29"), None);
         assert_eq!(Date::parse("2024-13-01"), None);
         assert_eq!(Date::parse("yesterday"), None);
-        assert_eq!(iso_datetime(Date::new(2024, 1, 31).unwrap().time() + 12 * HOUR + 5 * MINUTE), "2024-01-31T12:05:00Z");
+        assert_eq!(
+            iso_datetime(Date::new(2024, 1, 31).unwrap().time() + 12 * HOUR + 5 * MINUTE),
+            "2024-01-31T12:05:00Z"
+        );
     }
 }

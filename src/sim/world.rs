@@ -139,7 +139,12 @@ impl World {
             urgent_care: sn(&mut lib, "702927004", "Urgent care clinic (environment)"),
             checkup: sn(&mut lib, "185349003", "Encounter for check up (procedure)"),
             death_certification: sn(&mut lib, "308646001", "Death Certification"),
-            cause_of_death: [add_code(&mut lib, "LOINC", "69453-9", "Cause of Death [US Standard Certificate of Death]")],
+            cause_of_death: [add_code(
+                &mut lib,
+                "LOINC",
+                "69453-9",
+                "Cause of Death [US Standard Certificate of Death]",
+            )],
             death_certificate: [add_code(
                 &mut lib,
                 "LOINC",
@@ -150,9 +155,35 @@ impl World {
             vaccines: schedule.vaccines.iter().map(|v| [add_code(&mut lib, "CVX", &v.cvx, &v.display)]).collect(),
         };
         for text in [
-            "M", "F", "white", "black", "asian", "native", "hawaiian", "other", "hispanic", "nonhispanic", "High",
-            "Middle", "Low", "less_than_hs", "hs_degree", "some_college", "bs_degree", "S", "D", "W", "heterosexual",
-            "homosexual", "bisexual", "United States", "private", "medicare", "medicaid", "dual_eligible", "none",
+            "M",
+            "F",
+            "white",
+            "black",
+            "asian",
+            "native",
+            "hawaiian",
+            "other",
+            "hispanic",
+            "nonhispanic",
+            "High",
+            "Middle",
+            "Low",
+            "less_than_hs",
+            "hs_degree",
+            "some_college",
+            "bs_degree",
+            "S",
+            "D",
+            "W",
+            "heterosexual",
+            "homosexual",
+            "bisexual",
+            "United States",
+            "private",
+            "medicare",
+            "medicaid",
+            "dual_eligible",
+            "none",
         ] {
             lib.strings.intern(text);
         }
@@ -196,8 +227,12 @@ fn needs_history(lib: &Library) -> Vec<bool> {
             m.graph.node_weights().any(|s| {
                 let in_kind = matches!(&s.kind, StateKind::Guard { allow } if mentions_prior(allow));
                 let in_transition = match &s.transition {
-                    crate::compiled::Transition::Conditional(os) => os.iter().any(|(c, _)| c.as_ref().is_some_and(mentions_prior)),
-                    crate::compiled::Transition::Complex(os) => os.iter().any(|(c, _)| c.as_ref().is_some_and(mentions_prior)),
+                    crate::compiled::Transition::Conditional(os) => {
+                        os.iter().any(|(c, _)| c.as_ref().is_some_and(mentions_prior))
+                    }
+                    crate::compiled::Transition::Complex(os) => {
+                        os.iter().any(|(c, _)| c.as_ref().is_some_and(mentions_prior))
+                    }
                     _ => false,
                 };
                 in_kind || in_transition
