@@ -133,14 +133,23 @@ fn set_profile(world: &World, person: &mut Person, p: &Profile) {
     person.set(s.occupation_level, Attr::Num(p.occupation_level));
     person.set(s.socioeconomic_score, Attr::Num(p.socioeconomic_score));
     person.set(s.socioeconomic_category, text(p.socioeconomic_category));
-    person.set(s.birth_country, text("United States"));
+    person.set(s.birth_country, text("US"));
     person.set(s.food_insecurity, Attr::Bool(p.food_insecurity));
     person.set(s.housing_cost_burden, Attr::Bool(p.severe_housing_cost_burden));
     person.set(s.unemployed, Attr::Bool(p.unemployed));
     person.set(s.no_vehicle_access, Attr::Bool(p.no_vehicle_access));
     let insurance = if p.uninsured { "none" } else { "private" };
     person.set(s.insurance_status, text(insurance));
-    person.set(s.sexual_orientation, text("heterosexual"));
+    // Gallup 2021: 7.1 % of US adults identify as LGBT, 4.0 % bisexual and 2.8 % gay or lesbian.
+    let u: f64 = rand::RngExt::random(&mut person.rng);
+    let orientation = if u < 0.040 {
+        "bisexual"
+    } else if u < 0.068 {
+        "homosexual"
+    } else {
+        "heterosexual"
+    };
+    person.set(s.sexual_orientation, text(orientation));
 }
 
 /// One attempt at a lifetime.
