@@ -61,11 +61,11 @@ struct Streams {
     files: Vec<AtomicFile>,
 }
 
-fn open_streams(output: &Path, format: &dyn Format) -> std::io::Result<Streams> {
+fn open_streams(output: &Path, format: &dyn Format, cx: &Context, first_shard: bool) -> std::io::Result<Streams> {
     let dir = output.join(format.directory());
     std::fs::create_dir_all(&dir)?;
     let mut files = Vec::new();
-    for (name, header) in format.streams() {
+    for (name, header) in format.streams(cx, first_shard) {
         let mut f = AtomicFile::create(dir.join(name))?;
         f.write_all(&header)?;
         files.push(f);
@@ -96,9 +96,13 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     let started = Instant::now();
     let range = shard_range(config.population, config.shard);
     std::fs::create_dir_all(&config.output)?;
-    let mut streams: Vec<Streams> =
-        config.formats.iter().map(|f| open_streams(&config.output, f.as_ref())).collect::<std::io::Result<_>>()?;
     let cx = Context { world, end: options.end.time() + crate::sim::time::DAY };
+    let first_shard = config.shard.0 == 0;
+    let mut streams: Vec<Streams> = config
+        .formats
+        .iter()
+        .map(|f| open_streams(&config.output, f.as_ref(), &cx, first_shard))
+        .collect::<std::io::Result<_>>()?;
     let bar = progress_bar(config.progress, range.end - range.start);
     let window = (rayon::current_num_threads() as u64 * 256).max(256);
     let (tx, rx) = mpsc::sync_channel::<Done>(1);
@@ -248,7 +252,7 @@ fn write_manifest(options: &Options, config: &RunConfig, range: &std::ops::Range
         "formats": config.formats.iter().map(|f| f.name()).collect::<Vec<_>>(),
         "shard": { "index": config.shard.0, "count": config.shard.1, "first_patient": range.start, "end_patient": range.end },
         "concatenate": if config.shard.1 > 1 {
-            "join shards in shard order: for each stream file, keep the first shard's file whole and append the others without their first (header) line"
+            "join shards in shard order: keep the first shard's files whole; append the other shards' CSV files without their first (header) line and their NDJSON files as they are (the provider directory and payers are written by the first shard only)"
         } else {
             "this run is whole; nothing to join"
         },

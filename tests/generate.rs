@@ -40,7 +40,7 @@ fn output_is_identical_for_one_and_two_threads() {
     generate(&a, &["--threads", "1"]);
     generate(&b, &["--threads", "2"]);
     let (fa, fb) = (csv_files(&a), csv_files(&b));
-    assert_eq!(fa.len(), 12);
+    assert_eq!(fa.len(), 18);
     assert!(fa["patients.csv"].iter().filter(|&&c| c == b'\n').count() == 41, "40 patients and a header");
     for (name, bytes) in &fa {
         assert!(bytes == &fb[name], "{name} differs between --threads 1 and --threads 2");

@@ -9,6 +9,7 @@
 //! Architecture invariant: `export` knows nothing of YAML, modules or the engine; it reads
 //! [`Patient`]s and the compiled library's code table.
 
+pub mod billing;
 pub mod csv;
 
 use crate::sim::Patient;
@@ -47,8 +48,10 @@ pub trait Format: Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// The subdirectory of the output directory it writes into.
     fn directory(&self) -> &'static str;
-    /// Stream files (relative to its directory) and their headers.
-    fn streams(&self) -> Vec<(String, Vec<u8>)>;
+    /// Stream files (relative to its directory) and what they start with: a header, and in
+    /// the first shard of a run (`first_shard`) whatever belongs to the run rather than to a
+    /// patient (the provider directory, the payers).
+    fn streams(&self, cx: &Context, first_shard: bool) -> Vec<(String, Vec<u8>)>;
     /// Renders one patient.
     fn render(&self, cx: &Context, patient: &Patient, out: &mut Rendered);
 }

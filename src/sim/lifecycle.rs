@@ -168,6 +168,16 @@ pub fn step(world: &World, person: &mut Person, life: &mut Lifecycle, t: Time, n
 /// Attributes modules read that change slowly: refreshed about monthly.
 fn monthly(world: &World, person: &mut Person, t: Time, years: i32) {
     let s = &world.sym;
+    let payer = crate::world::payers::choose(
+        years,
+        person.num(s.poverty_ratio).unwrap_or(3.0),
+        Date::of(t).year,
+        person.uninsured,
+        person.id.0 as u64,
+    );
+    if let Some(status) = world.lib.strings.get(world.payers[payer].status) {
+        person.set(s.insurance_status, Attr::Str(status));
+    }
     let m = model(world, person, t);
     match m.bmi_percentile {
         Some(p) => person.set(s.bmi_percentile, Attr::Num(p)),

@@ -138,8 +138,7 @@ fn set_profile(world: &World, person: &mut Person, p: &Profile) {
     person.set(s.housing_cost_burden, Attr::Bool(p.severe_housing_cost_burden));
     person.set(s.unemployed, Attr::Bool(p.unemployed));
     person.set(s.no_vehicle_access, Attr::Bool(p.no_vehicle_access));
-    let insurance = if p.uninsured { "none" } else { "private" };
-    person.set(s.insurance_status, text(insurance));
+    person.uninsured = p.uninsured;
     // Gallup 2021: 7.1 % of US adults identify as LGBT, 4.0 % bisexual and 2.8 % gay or lesbian.
     let u: f64 = rand::RngExt::random(&mut person.rng);
     let orientation = if u < 0.040 {

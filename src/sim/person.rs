@@ -82,6 +82,9 @@ pub struct Person<'l> {
     pub first_wellness: &'l [CodeId],
     /// Lifelong physiological traits (z-scores) drawn at birth.
     pub traits: crate::core::physiology::Traits,
+    /// Without health insurance when no public programme covers them (drawn from the state's
+    /// uninsured rate).
+    pub uninsured: bool,
     /// The keep module ended in its `Keep` state.
     pub keep_state_reached: bool,
     /// Problems Synthea's engine would have stopped on (a module spinning without time
@@ -138,6 +141,7 @@ impl<'l> Person<'l> {
             first_wellness,
             traits,
             keep_state_reached: false,
+            uninsured: false,
             trace: None,
             symptoms_changed: false,
             runtime_errors: 0,

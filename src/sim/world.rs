@@ -11,7 +11,10 @@ use crate::core::habits::Habits;
 use crate::core::immunizations::Schedule;
 use crate::core::mortality::LifeTable;
 use crate::core::physiology::Reference;
+use crate::export::billing::Costs;
 use crate::world::demographics::Demographics;
+use crate::world::payers::Payer;
+use crate::world::providers::Directory;
 use std::collections::BTreeSet;
 
 macro_rules! core_symbols {
@@ -101,6 +104,9 @@ pub struct CoreCodes {
 pub struct World {
     pub lib: Library,
     pub demographics: Demographics,
+    pub providers: Directory,
+    pub payers: Vec<Payer>,
+    pub costs: Costs,
     pub physiology: Reference,
     pub habits: Habits,
     pub life_table: LifeTable,
@@ -200,8 +206,12 @@ impl World {
             .collect();
         let needs_history = needs_history(&lib);
         let top_level = lib.top_level().map(|(id, _)| id).collect();
+        let providers = Directory::build(&demographics);
         World {
             lib,
+            providers,
+            payers: crate::world::payers::payers(),
+            costs: Costs::load(),
             demographics,
             physiology: Reference::load(),
             habits: Habits::load(),

@@ -146,6 +146,18 @@ pub struct Constraints {
     pub age: Option<(u32, u32)>,
 }
 
+/// A city of the tables, for the provider directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub state: String,
+    pub state_abbrev: String,
+    pub city: String,
+    pub county: String,
+    pub zip: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
 /// The demographic profile of one person, as drawn by [`Demographics::sample`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -620,6 +632,26 @@ impl Demographics {
             street_suffixes,
             marital: load_marital()?,
         })
+    }
+
+    /// Every city of the tables, with its state: where the provider directory puts its
+    /// hospitals and clinics.
+    pub fn places(&self) -> Vec<Place> {
+        let mut out = Vec::new();
+        for state in &self.states {
+            for city in &state.cities {
+                out.push(Place {
+                    state: state.name.clone(),
+                    state_abbrev: state.abbrev.clone(),
+                    city: city.name.clone(),
+                    county: city.county.clone(),
+                    zip: city.zip.clone(),
+                    lat: city.lat,
+                    lon: city.lon,
+                });
+            }
+        }
+        out
     }
 
     /// Every text value a profile can carry into an attribute (states, cities, counties, ZIP

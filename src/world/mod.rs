@@ -1,3 +1,6 @@
-//! The population a run draws from: demographic tables and the sampler of people.
+//! The world patients live in: who they are (demographics), who treats them (the provider
+//! directory) and who pays (payers).
 
 pub mod demographics;
+pub mod payers;
+pub mod providers;
