@@ -246,6 +246,10 @@ fn write_stdout(bytes: &[u8]) -> u8 {
 pub enum FormatName {
     /// Synthea-compatible longitudinal CSV (patients.csv, encounters.csv, …)
     Csv,
+    /// One FHIR R4 transaction Bundle per patient (US Core 6.1), in fhir/
+    Fhir,
+    /// FHIR bulk data: one NDJSON file per resource type, in ndjson/
+    Ndjson,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -479,6 +483,8 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
             .map(|f| -> Box<dyn crate::export::Format> {
                 match f {
                     FormatName::Csv => Box::new(crate::export::csv::Csv),
+                    FormatName::Fhir => Box::new(crate::export::fhir::Bundles),
+                    FormatName::Ndjson => Box::new(crate::export::fhir::Ndjson),
                 }
             })
             .collect()

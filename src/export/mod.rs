@@ -11,6 +11,8 @@
 
 pub mod billing;
 pub mod csv;
+pub mod fhir;
+pub mod json;
 
 use crate::sim::Patient;
 use crate::sim::record::Record;

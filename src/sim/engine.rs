@@ -361,11 +361,11 @@ fn process_state<'w>(
             }
             Outcome::Passed(t)
         }
-        StateKind::CarePlanStart { codes, activities, reason, assign_to_attribute, .. } => {
+        StateKind::CarePlanStart { codes, activities, goals, reason, assign_to_attribute } => {
             let reason = reason.as_ref().and_then(|r| resolve_reason(world, person, module, r));
             let entry = new_entry(person, t, codes, Some(state_name(world, module, state_id)));
             let index = push_entry(person, EntryKind::CarePlan, codes, |rec| {
-                rec.careplans.push(CarePlan { entry, activities, reason });
+                rec.careplans.push(CarePlan { entry, activities, goals, reason });
                 rec.careplans.len() - 1
             });
             if let Some(a) = assign_to_attribute {

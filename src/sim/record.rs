@@ -87,6 +87,7 @@ pub struct Procedure<'l> {
 pub struct CarePlan<'l> {
     pub entry: Entry<'l>,
     pub activities: &'l [CodeId],
+    pub goals: &'l [crate::compiled::Goal],
     pub reason: Option<CodeId>,
 }
 
