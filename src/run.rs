@@ -104,7 +104,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
         .map(|f| open_streams(&config.output, f.as_ref(), &cx, first_shard))
         .collect::<std::io::Result<_>>()?;
     let bar = progress_bar(config.progress, range.end - range.start);
-    let window = (rayon::current_num_threads() as u64 * 256).max(256);
+    let window = (rayon::current_num_threads() as u64 * 64).max(64);
     let (tx, rx) = mpsc::sync_channel::<Done>(1);
     let mut summary = Summary { first_index: range.start, ..Summary::default() };
 

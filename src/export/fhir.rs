@@ -191,7 +191,9 @@ impl<'w> Writer<'_, 'w> {
                     x.arr("extension", |e| {
                         e.obj(|y| {
                             y.str("url", "ombCategory");
-                            y.obj("valueCoding", |c| coding(c, "urn:oid:2.16.840.1.113883.6.238", race_code, race_display));
+                            y.obj("valueCoding", |c| {
+                                coding(c, "urn:oid:2.16.840.1.113883.6.238", race_code, race_display)
+                            });
                         });
                         e.obj(|y| {
                             y.str("url", "text").str("valueString", race_display);
@@ -205,7 +207,9 @@ impl<'w> Writer<'_, 'w> {
                     x.arr("extension", |e| {
                         e.obj(|y| {
                             y.str("url", "ombCategory");
-                            y.obj("valueCoding", |c| coding(c, "urn:oid:2.16.840.1.113883.6.238", eth_code, eth_display));
+                            y.obj("valueCoding", |c| {
+                                coding(c, "urn:oid:2.16.840.1.113883.6.238", eth_code, eth_display)
+                            });
                         });
                         e.obj(|y| {
                             y.str("url", "text").str("valueString", eth_display);
@@ -222,7 +226,12 @@ impl<'w> Writer<'_, 'w> {
                 });
                 a.obj(|x| {
                     x.obj("type", |t| {
-                        simple_concept(t, "http://terminology.hl7.org/CodeSystem/v2-0203", "SS", "Social Security number")
+                        simple_concept(
+                            t,
+                            "http://terminology.hl7.org/CodeSystem/v2-0203",
+                            "SS",
+                            "Social Security number",
+                        )
                     });
                     x.str("system", "http://hl7.org/fhir/sid/us-ssn").str("value", &p.ssn);
                 });
@@ -299,7 +308,8 @@ impl<'w> Writer<'_, 'w> {
                         });
                         let r = w.reference("Practitioner", clinician.id);
                         p.obj("individual", |x| {
-                            x.str("reference", &r).str("display", &format!("Dr. {} {}", clinician.first_name, clinician.last_name));
+                            x.str("reference", &r)
+                                .str("display", &format!("Dr. {} {}", clinician.first_name, clinician.last_name));
                         });
                     });
                 });
@@ -372,7 +382,12 @@ impl<'w> Writer<'_, 'w> {
                     simple_concept(x, "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", status, "")
                 });
                 o.obj("verificationStatus", |x| {
-                    simple_concept(x, "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed", "")
+                    simple_concept(
+                        x,
+                        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                        "confirmed",
+                        "",
+                    )
                 });
                 o.str("type", if a.allergy_type == AllergyType::Allergy { "allergy" } else { "intolerance" });
                 let category = match a.category {
@@ -509,12 +524,15 @@ impl<'w> Writer<'_, 'w> {
                     });
                 });
             } else {
-                let ids: Vec<Uuid> = r.observations.clone().filter_map(|i| rec.observations.get(i as usize)).map(|o| o.id).collect();
+                let ids: Vec<Uuid> =
+                    r.observations.clone().filter_map(|i| rec.observations.get(i as usize)).map(|o| o.id).collect();
                 self.push("DiagnosticReport", r.id, |w, o| {
                     meta(o, "us-core-diagnosticreport-lab");
                     o.str("status", "final");
                     o.arr("category", |a| {
-                        a.obj(|c| simple_concept(c, "http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory"));
+                        a.obj(|c| {
+                            simple_concept(c, "http://terminology.hl7.org/CodeSystem/v2-0074", "LAB", "Laboratory")
+                        });
                     });
                     o.obj("code", |c| w.concept(c, r.codes));
                     w.patient_ref(o, "subject");
@@ -604,7 +622,9 @@ impl<'w> Writer<'_, 'w> {
                         } else if let Some(per_day) = m.daily_doses {
                             d.obj("timing", |t| {
                                 t.obj("repeat", |r| {
-                                    r.num("frequency", per_day.round().max(1.0)).num("period", 1.0).str("periodUnit", "d");
+                                    r.num("frequency", per_day.round().max(1.0))
+                                        .num("period", 1.0)
+                                        .str("periodUnit", "d");
                                 });
                             });
                         }
@@ -661,7 +681,12 @@ impl<'w> Writer<'_, 'w> {
                         a.obj(|p| {
                             p.arr("role", |r| {
                                 r.obj(|c| {
-                                    simple_concept(c, "http://snomed.info/sct", "223366009", "Healthcare professional (occupation)")
+                                    simple_concept(
+                                        c,
+                                        "http://snomed.info/sct",
+                                        "223366009",
+                                        "Healthcare professional (occupation)",
+                                    )
                                 });
                             });
                             p.obj("member", |m| {
@@ -854,13 +879,17 @@ impl<'w> Writer<'_, 'w> {
             };
             self.push("Claim", claim, |w, o| {
                 o.str("status", "active");
-                o.obj("type", |t| simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, ""));
+                o.obj("type", |t| {
+                    simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, "")
+                });
                 o.str("use", "claim");
                 w.patient_ref(o, "patient");
                 period(o);
                 o.str("created", &iso_datetime(e.stop.unwrap_or(e.start)));
                 w.reference_field(o, "provider", "Organization", org.id);
-                o.obj("priority", |p| simple_concept(p, "http://terminology.hl7.org/CodeSystem/processpriority", "normal", ""));
+                o.obj("priority", |p| {
+                    simple_concept(p, "http://terminology.hl7.org/CodeSystem/processpriority", "normal", "")
+                });
                 o.arr("insurance", |a| {
                     a.obj(|x| {
                         x.int("sequence", 1).bool("focal", true);
@@ -886,7 +915,9 @@ impl<'w> Writer<'_, 'w> {
             });
             self.push("ExplanationOfBenefit", eob, |w, o| {
                 o.str("status", "active");
-                o.obj("type", |t| simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, ""));
+                o.obj("type", |t| {
+                    simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, "")
+                });
                 o.str("use", "claim");
                 w.patient_ref(o, "patient");
                 period(o);
@@ -919,7 +950,12 @@ impl<'w> Writer<'_, 'w> {
                         x.arr("adjudication", |adj| {
                             adj.obj(|y| {
                                 y.obj("category", |c| {
-                                    simple_concept(c, "http://terminology.hl7.org/CodeSystem/adjudication", "benefit", "Benefit Amount")
+                                    simple_concept(
+                                        c,
+                                        "http://terminology.hl7.org/CodeSystem/adjudication",
+                                        "benefit",
+                                        "Benefit Amount",
+                                    )
                                 });
                                 money(y, "amount", b.covered);
                             });
@@ -929,7 +965,12 @@ impl<'w> Writer<'_, 'w> {
                 o.arr("total", |a| {
                     a.obj(|x| {
                         x.obj("category", |c| {
-                            simple_concept(c, "http://terminology.hl7.org/CodeSystem/adjudication", "submitted", "Submitted Amount")
+                            simple_concept(
+                                c,
+                                "http://terminology.hl7.org/CodeSystem/adjudication",
+                                "submitted",
+                                "Submitted Amount",
+                            )
                         });
                         money(x, "amount", b.total);
                     });
@@ -958,7 +999,12 @@ impl<'w> Writer<'_, 'w> {
             o.arr("agent", |a| {
                 a.obj(|x| {
                     x.obj("type", |t| {
-                        simple_concept(t, "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author")
+                        simple_concept(
+                            t,
+                            "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                            "author",
+                            "Author",
+                        )
                     });
                     match org {
                         Some(org) => {
@@ -1076,7 +1122,9 @@ fn organization(o: &mut Obj, org: &Organization) {
     });
     o.bool("active", true);
     o.arr("type", |a| {
-        a.obj(|c| simple_concept(c, "http://terminology.hl7.org/CodeSystem/organization-type", "prov", "Healthcare Provider"));
+        a.obj(|c| {
+            simple_concept(c, "http://terminology.hl7.org/CodeSystem/organization-type", "prov", "Healthcare Provider")
+        });
     });
     o.str("name", &org.name);
     o.arr("telecom", |a| {
@@ -1279,7 +1327,8 @@ impl Format for Ndjson {
     }
 
     fn streams(&self, cx: &Context, first_shard: bool) -> Vec<(String, Vec<u8>)> {
-        let mut streams: Vec<(String, Vec<u8>)> = NDJSON_TYPES.iter().map(|t| (format!("{t}.ndjson"), Vec::new())).collect();
+        let mut streams: Vec<(String, Vec<u8>)> =
+            NDJSON_TYPES.iter().map(|t| (format!("{t}.ndjson"), Vec::new())).collect();
         if first_shard {
             let world = cx.world;
             for org in &world.providers.organizations {
