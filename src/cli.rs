@@ -305,6 +305,9 @@ pub struct GenerateArgs {
     /// Output formats (comma-separated)
     #[arg(long, env = "EHRSIM_FORMAT", value_enum, value_delimiter = ',', default_value = "csv")]
     pub format: Vec<FormatName>,
+    /// Compress every output file with gzip (names end in `.gz`)
+    #[arg(long, env = "EHRSIM_GZIP")]
+    pub gzip: bool,
     /// Read options from this YAML file (`population: 100`, `format: csv`, …); command-line
     /// options and EHRSIM_* variables take precedence
     #[arg(long, value_name = "FILE")]
@@ -496,6 +499,7 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         formats,
         years_of_history: args.years_of_history,
         progress: !args.quiet && std::io::stderr().is_terminal(),
+        gzip: args.gzip,
     };
     Ok(Plan { world, options, config, today_default })
 }
@@ -623,6 +627,7 @@ fn bench(args: &BenchArgs) -> u8 {
         format: args.format.clone(),
         config: None,
         quiet: true,
+        gzip: false,
     };
     let plan = match plan(&generate_args) {
         Ok(p) => p,

@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub formats: Vec<Box<dyn Format>>,
     pub years_of_history: u32,
     pub progress: bool,
+    /// Compress every output file (`.gz` appended to its name).
+    pub gzip: bool,
 }
 
 /// What a run produced.
@@ -61,12 +63,22 @@ struct Streams {
     files: Vec<AtomicFile>,
 }
 
-fn open_streams(output: &Path, format: &dyn Format, cx: &Context, first_shard: bool) -> std::io::Result<Streams> {
+fn gz_name(name: &str, gzip: bool) -> String {
+    if gzip { format!("{name}.gz") } else { name.to_owned() }
+}
+
+fn open_streams(
+    output: &Path,
+    format: &dyn Format,
+    cx: &Context,
+    first_shard: bool,
+    gzip: bool,
+) -> std::io::Result<Streams> {
     let dir = output.join(format.directory());
     std::fs::create_dir_all(&dir)?;
     let mut files = Vec::new();
     for (name, header) in format.streams(cx, first_shard) {
-        let mut f = AtomicFile::create(dir.join(name))?;
+        let mut f = AtomicFile::create_with(dir.join(gz_name(&name, gzip)), gzip)?;
         f.write_all(&header)?;
         files.push(f);
     }
@@ -101,7 +113,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     let mut streams: Vec<Streams> = config
         .formats
         .iter()
-        .map(|f| open_streams(&config.output, f.as_ref(), &cx, first_shard))
+        .map(|f| open_streams(&config.output, f.as_ref(), &cx, first_shard, config.gzip))
         .collect::<std::io::Result<_>>()?;
     let bar = progress_bar(config.progress, range.end - range.start);
     let window = (rayon::current_num_threads() as u64 * 64).max(64);
@@ -126,7 +138,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                     for (kind, n) in &r.counts {
                         *s.counts.entry(kind).or_default() += n;
                     }
-                    write_rendered(&config.output, &mut streams, r)?;
+                    write_rendered(&config.output, &mut streams, r, config.gzip)?;
                 }
             }
             Ok(s)
@@ -228,14 +240,14 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     Ok(summary)
 }
 
-fn write_rendered(output: &Path, streams: &mut [Streams], r: Rendered) -> std::io::Result<()> {
+fn write_rendered(output: &Path, streams: &mut [Streams], r: Rendered, gzip: bool) -> std::io::Result<()> {
     for (target, bytes) in r.chunks {
         match target {
             Target::Stream(s) => {
                 let (format, stream) = (s / 64, s % 64);
                 streams[format].files[stream].write_all(&bytes)?;
             }
-            Target::File(name) => crate::atomic::write(output.join(name), &bytes)?,
+            Target::File(name) => crate::atomic::write_with(output.join(gz_name(&name, gzip)), &bytes, gzip)?,
         }
     }
     Ok(())
@@ -249,6 +261,7 @@ fn write_manifest(options: &Options, config: &RunConfig, range: &std::ops::Range
         "reference_date": options.reference.to_string(),
         "end_date": options.end.to_string(),
         "years_of_history": config.years_of_history,
+        "gzip": config.gzip,
         "formats": config.formats.iter().map(|f| f.name()).collect::<Vec<_>>(),
         "shard": { "index": config.shard.0, "count": config.shard.1, "first_patient": range.start, "end_patient": range.end },
         "concatenate": if config.shard.1 > 1 {

@@ -256,6 +256,17 @@ impl<'a> ModuleCheck<'a, '_> {
         }
     }
 
+    /// Reports a probability outside [0, 1].
+    fn probability(&mut self, p: &Param) {
+        if !(-EPSILON..=1.0 + EPSILON).contains(&p.value) {
+            self.diags.push(
+                Diagnostic::new(Kind::WeightOutOfRange, p.span, format!("probability {} is outside [0, 1]", p.value))
+                    .label("not a probability")
+                    .help("write probabilities as fractions: 0.25 for 25 %"),
+            );
+        }
+    }
+
     fn weights(&mut self, options: &[Weighted]) {
         let mut sum = 0.0;
         let mut all_fixed = true;
@@ -268,17 +279,7 @@ impl<'a> ModuleCheck<'a, '_> {
                     default
                 }
             };
-            if !(-EPSILON..=1.0 + EPSILON).contains(&p.value) {
-                self.diags.push(
-                    Diagnostic::new(
-                        Kind::WeightOutOfRange,
-                        p.span,
-                        format!("probability {} is outside [0, 1]", p.value),
-                    )
-                    .label("not a probability")
-                    .help("write probabilities as fractions: 0.25 for 25 %"),
-                );
-            }
+            self.probability(p);
             sum += p.value;
             if sum > 1.0 + EPSILON && crossing.is_none() {
                 crossing = Some(p.span);
@@ -312,17 +313,7 @@ impl<'a> ModuleCheck<'a, '_> {
 
     fn lookup(&mut self, lt: &LookupTransition, checked_tables: &mut BTreeSet<String>) {
         for o in &lt.options {
-            let p = &o.default_probability;
-            if !(-EPSILON..=1.0 + EPSILON).contains(&p.value) {
-                self.diags.push(
-                    Diagnostic::new(
-                        Kind::WeightOutOfRange,
-                        p.span,
-                        format!("probability {} is outside [0, 1]", p.value),
-                    )
-                    .label("not a probability"),
-                );
-            }
+            self.probability(&o.default_probability);
         }
         let Some(table) = self.set.tables.get(&lt.table.name) else {
             let names: Vec<&str> = self.set.tables.keys().map(String::as_str).collect();

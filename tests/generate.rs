@@ -183,3 +183,25 @@ fn sleeping_until_something_changes_gives_the_same_records_as_polling() {
         assert!(bytes == &fb[name], "{name} differs between sleeping and polling");
     }
 }
+
+#[test]
+fn gzip_output_decompresses_to_the_plain_output() {
+    use std::io::Read;
+    let (plain, gz) = (temp_dir("plain"), temp_dir("gz"));
+    generate(&plain, &["--format", "csv,fhir"]);
+    generate(&gz, &["--format", "csv,fhir", "--gzip"]);
+    for dir in ["csv", "fhir"] {
+        let mut names: Vec<String> = std::fs::read_dir(plain.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(!names.is_empty());
+        for name in names {
+            let compressed = std::fs::read(gz.join(dir).join(format!("{name}.gz"))).unwrap();
+            let mut text = Vec::new();
+            flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut text).unwrap();
+            assert!(text == std::fs::read(plain.join(dir).join(&name)).unwrap(), "{dir}/{name}");
+        }
+    }
+}
