@@ -877,7 +877,8 @@ impl<'w> Writer<'_, 'w> {
                     m.num("value", (v * 100.0).round() / 100.0).str("currency", "USD");
                 });
             };
-            self.push("Claim", claim, |w, o| {
+            // What the Claim and its ExplanationOfBenefit share.
+            let header = |w: &Self, o: &mut Obj| {
                 o.str("status", "active");
                 o.obj("type", |t| {
                     simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, "")
@@ -886,6 +887,20 @@ impl<'w> Writer<'_, 'w> {
                 w.patient_ref(o, "patient");
                 period(o);
                 o.str("created", &iso_datetime(e.stop.unwrap_or(e.start)));
+            };
+            let item = |w: &Self, x: &mut Obj| {
+                x.int("sequence", 1);
+                x.obj("productOrService", |c| w.concept(c, e.codes));
+                let r = w.reference("Encounter", e.id);
+                x.arr("encounter", |en| {
+                    en.obj(|y| {
+                        y.str("reference", &r);
+                    });
+                });
+                money(x, "net", b.total);
+            };
+            self.push("Claim", claim, |w, o| {
+                header(w, o);
                 w.reference_field(o, "provider", "Organization", org.id);
                 o.obj("priority", |p| {
                     simple_concept(p, "http://terminology.hl7.org/CodeSystem/processpriority", "normal", "")
@@ -900,28 +915,13 @@ impl<'w> Writer<'_, 'w> {
                 });
                 o.arr("item", |a| {
                     a.obj(|x| {
-                        x.int("sequence", 1);
-                        x.obj("productOrService", |c| w.concept(c, e.codes));
-                        let r = w.reference("Encounter", e.id);
-                        x.arr("encounter", |en| {
-                            en.obj(|y| {
-                                y.str("reference", &r);
-                            });
-                        });
-                        money(x, "net", b.total);
+                        item(w, x);
                     });
                 });
                 money(o, "total", b.total);
             });
             self.push("ExplanationOfBenefit", eob, |w, o| {
-                o.str("status", "active");
-                o.obj("type", |t| {
-                    simple_concept(t, "http://terminology.hl7.org/CodeSystem/claim-type", claim_type, "")
-                });
-                o.str("use", "claim");
-                w.patient_ref(o, "patient");
-                period(o);
-                o.str("created", &iso_datetime(e.stop.unwrap_or(e.start)));
+                header(w, o);
                 o.obj("insurer", |x| {
                     x.str("display", payer.name);
                 });
@@ -938,15 +938,7 @@ impl<'w> Writer<'_, 'w> {
                 });
                 o.arr("item", |a| {
                     a.obj(|x| {
-                        x.int("sequence", 1);
-                        x.obj("productOrService", |c| w.concept(c, e.codes));
-                        let r = w.reference("Encounter", e.id);
-                        x.arr("encounter", |en| {
-                            en.obj(|y| {
-                                y.str("reference", &r);
-                            });
-                        });
-                        money(x, "net", b.total);
+                        item(w, x);
                         x.arr("adjudication", |adj| {
                             adj.obj(|y| {
                                 y.obj("category", |c| {
