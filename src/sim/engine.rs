@@ -873,6 +873,7 @@ fn record_observation<'w>(world: &'w World, person: &mut Person<'w>, spec: &'w O
             Attr::Num(n) => Value::Number(n),
             Attr::Bool(b) => Value::Text(b.to_string()),
             Attr::Str(s) => Value::Text(world.lib.strings.name(s).to_owned()),
+            Attr::Own(i) => Value::Text(person.texts.get(i as usize).cloned().unwrap_or_default()),
             other => attr_code(person, other).map_or(Value::None, Value::Code),
         },
         ObsSource::VitalSign(v) => Value::Number(crate::sim::lifecycle::vital(world, person, *v, t)),
@@ -1039,7 +1040,7 @@ fn attr_text(world: &World, a: Attr) -> String {
         Attr::Num(n) => n.to_string(),
         Attr::Str(s) => world.lib.strings.name(s).to_owned(),
         Attr::Code(c) => world.lib.code(c).code.clone(),
-        Attr::Entry(_) | Attr::Codes(_) => String::new(),
+        Attr::Entry(_) | Attr::Codes(_) | Attr::Own(_) => String::new(),
     }
 }
 
@@ -1093,6 +1094,10 @@ fn compare_attr(world: &World, person: &Person, op: Operator, lhs: Attr, rhs: Li
             _ => cmp_ord(op, world.lib.strings.name(a).cmp(world.lib.strings.name(b))),
         },
         (Attr::Num(a), Lit::Bool(b)) => cmp_num(op, a, f64::from(u8::from(b))),
+        (Attr::Own(i), Lit::Str(b)) => {
+            let text = person.texts.get(i as usize).map_or("", String::as_str);
+            cmp_ord(op, text.cmp(world.lib.strings.name(b)))
+        }
         (a @ (Attr::Code(_) | Attr::Entry(_) | Attr::Codes(_)), Lit::Str(b)) => {
             let code = attr_code(person, a).map(|c| world.lib.code(c).code.as_str());
             cmp_ord(op, code.unwrap_or("").cmp(world.lib.strings.name(b)))

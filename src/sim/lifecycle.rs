@@ -21,6 +21,8 @@ pub struct Lifecycle {
     smoking_decided: bool,
     alcohol_decided: bool,
     marital_decided: bool,
+    adherence_decided: bool,
+    covid_decided: bool,
     /// `(age in years, probability of dying within a week at that age)`.
     weekly_death: (i32, f64),
 }
@@ -32,10 +34,15 @@ impl Default for Lifecycle {
             smoking_decided: false,
             alcohol_decided: false,
             marital_decided: false,
+            adherence_decided: false,
+            covid_decided: false,
             weekly_death: (-1, 0.0),
         }
     }
 }
+
+/// From when COVID-19 vaccines were available to everyone 12 and over (CDC, May 2021).
+const COVID_VACCINES: Date = Date { year: 2021, month: 5, day: 12 };
 
 /// Fractional age in years.
 pub fn age(person: &Person, t: Time) -> f64 {
@@ -135,6 +142,27 @@ pub fn step(world: &World, person: &mut Person, life: &mut Lifecycle, t: Time, n
         if let Some(sym) = world.lib.strings.get(status) {
             person.set(s.marital_status, Attr::Str(sym));
         }
+    }
+    if !life.adherence_decided && years >= 18 {
+        // Whether a weight-loss programme would be followed (Synthea's default adherence 0.5).
+        life.adherence_decided = true;
+        let adherent = person.rng.random::<f64>() < 0.5;
+        person.set(s.weight_loss_adherence, Attr::Bool(adherent));
+    }
+    if !life.covid_decided && years >= 12 && Date::of(t) >= COVID_VACCINES {
+        // Completed a primary COVID-19 series: 78 % of people 65 and over, 70 % of adults,
+        // 60 % of adolescents (CDC COVID Data Tracker, share with a completed primary
+        // series, 2023); decided when vaccines became available to the age group.
+        life.covid_decided = true;
+        let p = if years >= 65 {
+            0.78
+        } else if years >= 18 {
+            0.70
+        } else {
+            0.60
+        };
+        let vaccinated = person.rng.random::<f64>() < p;
+        person.set(s.covid_vaccinated, Attr::Bool(vaccinated));
     }
     if t >= life.next_monthly {
         life.next_monthly = t + 30 * DAY;

@@ -134,6 +134,8 @@ fn set_profile(world: &World, person: &mut Person, p: &Profile) {
     person.set(s.socioeconomic_score, Attr::Num(p.socioeconomic_score));
     person.set(s.socioeconomic_category, text(p.socioeconomic_category));
     person.set(s.birth_country, text("US"));
+    person.texts.push(p.address.clone());
+    person.set(s.address, Attr::Own(person.texts.len() as u32 - 1));
     person.set(s.food_insecurity, Attr::Bool(p.food_insecurity));
     person.set(s.housing_cost_burden, Attr::Bool(p.severe_housing_cost_burden));
     person.set(s.unemployed, Attr::Bool(p.unemployed));

@@ -39,6 +39,8 @@ pub enum Attr<'l> {
     Num(f64),
     /// Text, interned in the library's `strings`.
     Str(Symbol),
+    /// Text of this person's own (an address), in [`Person::texts`].
+    Own(u32),
     Code(CodeId),
     Entry(EntryRef),
     /// The codes of an onset not yet diagnosed (Synthea's temporary entry).
@@ -69,6 +71,8 @@ pub struct Person<'l> {
     pub death: Option<Time>,
     pub cause_of_death: Option<CodeId>,
     pub attributes: Vec<Attr<'l>>,
+    /// Texts only this person has, which attributes point at with [`Attr::Own`].
+    pub texts: Vec<String>,
     /// Values set by VitalSign states, overriding the physiological model.
     pub vital_overrides: [Option<f64>; VitalSign::COUNT],
     /// Per symptom (by symbol): the severity from each cause.
@@ -132,6 +136,7 @@ impl<'l> Person<'l> {
             death: None,
             cause_of_death: None,
             attributes: vec![Attr::None; lib.attributes.len()],
+            texts: Vec::new(),
             vital_overrides: [None; VitalSign::COUNT],
             symptoms: vec![Vec::new(); lib.symptoms.len()],
             present: BTreeMap::new(),

@@ -81,6 +81,9 @@ core_symbols! {
     osteoporosis => "osteoporosis",
     coronary_heart_disease => "coronary_heart_disease",
     weight_loss => "weight_loss_bmi_change",
+    weight_loss_adherence => "weight_loss_adherence",
+    covid_vaccinated => "C19_FULLY_VACCINATED",
+    address => "address",
 }
 
 /// Codes the clinical core records, as one-element slices entries can borrow.
