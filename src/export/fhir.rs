@@ -222,7 +222,7 @@ impl<'w> Writer<'_, 'w> {
             });
             o.arr("identifier", |a| {
                 a.obj(|x| {
-                    x.str("system", URI).str("value", &format!("urn:uuid:{id}"));
+                    x.str("system", URI).str("value", &oid(id));
                 });
                 a.obj(|x| {
                     x.obj("type", |t| {
@@ -284,7 +284,7 @@ impl<'w> Writer<'_, 'w> {
                 meta(o, "us-core-encounter");
                 o.arr("identifier", |a| {
                     a.obj(|x| {
-                        x.str("use", "official").str("system", URI).str("value", &format!("urn:uuid:{}", e.id));
+                        x.str("use", "official").str("system", URI).str("value", &oid(e.id));
                     });
                 });
                 o.str("status", "finished");
@@ -780,7 +780,7 @@ impl<'w> Writer<'_, 'w> {
             self.push("ImagingStudy", s.id, |w, o| {
                 o.arr("identifier", |a| {
                     a.obj(|x| {
-                        x.str("use", "official").str("system", URI).str("value", &format!("urn:uuid:{}", s.id));
+                        x.str("use", "official").str("system", URI).str("value", &oid(s.id));
                     });
                 });
                 o.str("status", "available");
@@ -1016,6 +1016,13 @@ impl<'w> Writer<'_, 'w> {
     }
 }
 
+/// A UUID as an OID URI (`urn:oid:2.25.<the UUID as a decimal number>`, ITU-T X.667). Used
+/// for identifiers, so that they never equal a bundle entry's `urn:uuid:` full URL, which a
+/// server rewrites when it assigns ids.
+fn oid(id: Uuid) -> String {
+    format!("urn:oid:2.25.{}", id.0)
+}
+
 fn w_id(p: &Patient) -> Uuid {
     p.person.id
 }
@@ -1155,7 +1162,7 @@ fn location(o: &mut Obj, org: &Organization, org_ref: &str) {
     meta(o, "us-core-location");
     o.arr("identifier", |a| {
         a.obj(|x| {
-            x.str("system", URI).str("value", &format!("urn:uuid:{}", org.location_id));
+            x.str("system", URI).str("value", &oid(org.location_id));
         });
     });
     o.str("status", "active").str("name", &org.name);
@@ -1245,7 +1252,7 @@ impl Format for Bundles {
                 kind: "Location",
                 id: org.location_id,
                 json,
-                if_none_exist: Some(format!("identifier={URI}|urn:uuid:{}", org.location_id)),
+                if_none_exist: Some(format!("identifier={URI}|{}", oid(org.location_id))),
             });
         }
         for &c in &w.clinicians {
