@@ -91,6 +91,19 @@ pub fn payer_at(patient: &Patient, t: Time) -> usize {
     choose(age, patient.profile.poverty_ratio, Date::of(t).year, patient.profile.uninsured, patient.person.id.0 as u64)
 }
 
+/// Prices entries `(id, encounter)` around a base cost and adds them to their encounters.
+fn price(encounters: &mut [EncounterBill], base: f64, items: impl Iterator<Item = (Uuid, u32)>) -> Vec<f64> {
+    items
+        .map(|(id, encounter)| {
+            let cost = vary(base, id);
+            if let Some(b) = encounters.get_mut(encounter as usize) {
+                b.total += cost;
+            }
+            cost
+        })
+        .collect()
+}
+
 /// Bills a patient's record.
 pub fn bill(cx: &Context, patient: &Patient) -> Bill {
     let w = cx.world;
@@ -122,38 +135,12 @@ pub fn bill(cx: &Context, patient: &Patient) -> Bill {
             }
         })
         .collect();
-    let mut add = |enc: u32, cost: f64| {
-        if let Some(b) = encounters.get_mut(enc as usize) {
-            b.total += cost;
-        }
-    };
-    let medications: Vec<f64> = rec
-        .medications
-        .iter()
-        .map(|m| {
-            let c = vary(w.costs.medication, m.entry.id);
-            add(m.entry.encounter, c);
-            c
-        })
-        .collect();
-    let procedures: Vec<f64> = rec
-        .procedures
-        .iter()
-        .map(|pr| {
-            let c = vary(w.costs.procedure, pr.entry.id);
-            add(pr.entry.encounter, c);
-            c
-        })
-        .collect();
-    let immunizations: Vec<f64> = rec
-        .immunizations
-        .iter()
-        .map(|i| {
-            let c = vary(w.costs.immunization, i.id);
-            add(i.encounter, c);
-            c
-        })
-        .collect();
+    let medications =
+        price(&mut encounters, w.costs.medication, rec.medications.iter().map(|m| (m.entry.id, m.entry.encounter)));
+    let procedures =
+        price(&mut encounters, w.costs.procedure, rec.procedures.iter().map(|p| (p.entry.id, p.entry.encounter)));
+    let immunizations =
+        price(&mut encounters, w.costs.immunization, rec.immunizations.iter().map(|i| (i.id, i.encounter)));
     let (mut expenses, mut coverage) = (0.0, 0.0);
     for b in &mut encounters {
         b.total = (b.total * 100.0).round() / 100.0;

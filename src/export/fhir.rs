@@ -114,6 +114,22 @@ fn coding(o: &mut Obj, system: &str, code: &str, display: &str) {
     }
 }
 
+/// A US Core race or ethnicity extension: one OMB category and its text.
+fn omb_extension(a: &mut Arr, profile: &str, code: &str, display: &str) {
+    a.obj(|x| {
+        x.str("url", &format!("{US_CORE}{profile}"));
+        x.arr("extension", |e| {
+            e.obj(|y| {
+                y.str("url", "ombCategory");
+                y.obj("valueCoding", |c| coding(c, "urn:oid:2.16.840.1.113883.6.238", code, display));
+            });
+            e.obj(|y| {
+                y.str("url", "text").str("valueString", display);
+            });
+        });
+    });
+}
+
 fn simple_concept(o: &mut Obj, system: &str, code: &str, display: &str) {
     o.arr("coding", |a| {
         a.obj(|c| coding(c, system, code, display));
@@ -186,36 +202,10 @@ impl<'w> Writer<'_, 'w> {
                     "hawaiian" => ("2076-8", "Native Hawaiian or Other Pacific Islander"),
                     _ => ("2131-1", "Other Race"),
                 };
-                a.obj(|x| {
-                    x.str("url", &format!("{US_CORE}us-core-race"));
-                    x.arr("extension", |e| {
-                        e.obj(|y| {
-                            y.str("url", "ombCategory");
-                            y.obj("valueCoding", |c| {
-                                coding(c, "urn:oid:2.16.840.1.113883.6.238", race_code, race_display)
-                            });
-                        });
-                        e.obj(|y| {
-                            y.str("url", "text").str("valueString", race_display);
-                        });
-                    });
-                });
+                omb_extension(a, "us-core-race", race_code, race_display);
                 let (eth_code, eth_display) =
                     if p.hispanic { ("2135-2", "Hispanic or Latino") } else { ("2186-5", "Not Hispanic or Latino") };
-                a.obj(|x| {
-                    x.str("url", &format!("{US_CORE}us-core-ethnicity"));
-                    x.arr("extension", |e| {
-                        e.obj(|y| {
-                            y.str("url", "ombCategory");
-                            y.obj("valueCoding", |c| {
-                                coding(c, "urn:oid:2.16.840.1.113883.6.238", eth_code, eth_display)
-                            });
-                        });
-                        e.obj(|y| {
-                            y.str("url", "text").str("valueString", eth_display);
-                        });
-                    });
-                });
+                omb_extension(a, "us-core-ethnicity", eth_code, eth_display);
                 a.obj(|x| {
                     x.str("url", &format!("{US_CORE}us-core-birthsex")).str("valueCode", p.sex.as_str());
                 });
@@ -444,6 +434,31 @@ impl<'w> Writer<'_, 'w> {
         }
     }
 
+    /// Everything an Observation has before its value: profile, status, category, code,
+    /// subject, encounter, times.
+    fn observation_head(&self, o: &mut Obj, code: &str, category: &str, codes: &[CodeId], encounter: u32, t: Time) {
+        if let Some(profile) = observation_profile(code, category) {
+            meta(o, profile);
+        }
+        o.str("status", "final");
+        if !category.is_empty() {
+            o.arr("category", |a| {
+                a.obj(|c| {
+                    simple_concept(
+                        c,
+                        "http://terminology.hl7.org/CodeSystem/observation-category",
+                        category,
+                        category_display(category),
+                    )
+                });
+            });
+        }
+        o.obj("code", |c| self.concept(c, codes));
+        self.patient_ref(o, "subject");
+        self.encounter_ref(o, encounter);
+        o.str("effectiveDateTime", &iso_datetime(t)).str("issued", &iso_instant(t));
+    }
+
     fn observations(&mut self) {
         let rec = &self.patient.person.record;
         // Parts of panels become components of the panel's observation.
@@ -462,26 +477,7 @@ impl<'w> Writer<'_, 'w> {
             }
             let code = lib.code(ob.codes[0]).code.as_str();
             self.push("Observation", ob.id, |w, o| {
-                if let Some(profile) = observation_profile(code, ob.category) {
-                    meta(o, profile);
-                }
-                o.str("status", "final");
-                if !ob.category.is_empty() {
-                    o.arr("category", |a| {
-                        a.obj(|c| {
-                            simple_concept(
-                                c,
-                                "http://terminology.hl7.org/CodeSystem/observation-category",
-                                ob.category,
-                                category_display(ob.category),
-                            )
-                        });
-                    });
-                }
-                o.obj("code", |c| w.concept(c, ob.codes));
-                w.patient_ref(o, "subject");
-                w.encounter_ref(o, ob.encounter);
-                o.str("effectiveDateTime", &iso_datetime(ob.time)).str("issued", &iso_instant(ob.time));
+                w.observation_head(o, code, ob.category, ob.codes, ob.encounter, ob.time);
                 w.value(o, &ob.value, ob.unit);
             });
         }
@@ -492,26 +488,7 @@ impl<'w> Writer<'_, 'w> {
                 let first = parts.first().and_then(|&i| rec.observations.get(i));
                 let category = first.map_or("", |o| o.category);
                 self.push("Observation", r.id, |w, o| {
-                    if let Some(profile) = observation_profile(code, category) {
-                        meta(o, profile);
-                    }
-                    o.str("status", "final");
-                    if !category.is_empty() {
-                        o.arr("category", |a| {
-                            a.obj(|c| {
-                                simple_concept(
-                                    c,
-                                    "http://terminology.hl7.org/CodeSystem/observation-category",
-                                    category,
-                                    category_display(category),
-                                )
-                            });
-                        });
-                    }
-                    o.obj("code", |c| w.concept(c, r.codes));
-                    w.patient_ref(o, "subject");
-                    w.encounter_ref(o, r.encounter);
-                    o.str("effectiveDateTime", &iso_datetime(r.time)).str("issued", &iso_instant(r.time));
+                    w.observation_head(o, code, category, r.codes, r.encounter, r.time);
                     o.arr("component", |a| {
                         for &i in &parts {
                             if let Some(part) = rec.observations.get(i) {
