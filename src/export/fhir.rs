@@ -854,6 +854,13 @@ impl<'w> Writer<'_, 'w> {
                     m.num("value", (v * 100.0).round() / 100.0).str("currency", "USD");
                 });
             };
+            // An adjudicated amount of a category (benefit, submitted).
+            let amount = |o: &mut Obj, code: &str, display: &str, value: f64| {
+                o.obj("category", |c| {
+                    simple_concept(c, "http://terminology.hl7.org/CodeSystem/adjudication", code, display)
+                });
+                money(o, "amount", value);
+            };
             // What the Claim and its ExplanationOfBenefit share.
             let header = |w: &Self, o: &mut Obj| {
                 o.str("status", "active");
@@ -917,32 +924,12 @@ impl<'w> Writer<'_, 'w> {
                     a.obj(|x| {
                         item(w, x);
                         x.arr("adjudication", |adj| {
-                            adj.obj(|y| {
-                                y.obj("category", |c| {
-                                    simple_concept(
-                                        c,
-                                        "http://terminology.hl7.org/CodeSystem/adjudication",
-                                        "benefit",
-                                        "Benefit Amount",
-                                    )
-                                });
-                                money(y, "amount", b.covered);
-                            });
+                            adj.obj(|y| amount(y, "benefit", "Benefit Amount", b.covered));
                         });
                     });
                 });
                 o.arr("total", |a| {
-                    a.obj(|x| {
-                        x.obj("category", |c| {
-                            simple_concept(
-                                c,
-                                "http://terminology.hl7.org/CodeSystem/adjudication",
-                                "submitted",
-                                "Submitted Amount",
-                            )
-                        });
-                        money(x, "amount", b.total);
-                    });
+                    a.obj(|x| amount(x, "submitted", "Submitted Amount", b.total));
                 });
                 o.obj("payment", |p| money(p, "amount", b.covered));
             });
