@@ -1076,14 +1076,19 @@ fn observation_profile(code: &str, category: &str) -> Option<&'static str> {
     })
 }
 
-fn organization(o: &mut Obj, org: &Organization) {
-    meta(o, "us-core-organization");
+/// What organizations and practitioners start with: profile, NPI, active.
+fn npi_head(o: &mut Obj, profile: &str, npi: &str) {
+    meta(o, profile);
     o.arr("identifier", |a| {
         a.obj(|x| {
-            x.str("system", NPI).str("value", &org.npi);
+            x.str("system", NPI).str("value", npi);
         });
     });
     o.bool("active", true);
+}
+
+fn organization(o: &mut Obj, org: &Organization) {
+    npi_head(o, "us-core-organization", &org.npi);
     o.arr("type", |a| {
         a.obj(|c| {
             simple_concept(c, "http://terminology.hl7.org/CodeSystem/organization-type", "prov", "Healthcare Provider")
@@ -1101,13 +1106,7 @@ fn organization(o: &mut Obj, org: &Organization) {
 }
 
 fn practitioner(o: &mut Obj, c: &Clinician) {
-    meta(o, "us-core-practitioner");
-    o.arr("identifier", |a| {
-        a.obj(|x| {
-            x.str("system", NPI).str("value", &c.npi);
-        });
-    });
-    o.bool("active", true);
+    npi_head(o, "us-core-practitioner", &c.npi);
     o.arr("name", |a| {
         a.obj(|n| {
             n.str("family", &c.last_name);
