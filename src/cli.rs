@@ -14,6 +14,8 @@ use crate::diagnostic::{Style, emit_to_stderr};
 use crate::graph::{GraphFormat, render};
 use crate::load::{ModuleSet, Request, load};
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod stats_cmd;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +67,15 @@ pub enum Command {
     /// Draw a module's state graph as DOT, SVG (no Graphviz needed) or Mermaid
     #[command(after_help = AFTER_HELP)]
     Graph(GraphArgs),
+    /// List the modules of the library with a one-line description each
+    #[command(after_help = AFTER_HELP)]
+    Modules(stats_cmd::ModulesArgs),
+    /// Prevalence by age, sex, race and ethnicity, quality measures, and published targets,
+    /// from a run's CSV output or from patients simulated in memory
+    Stats(Box<stats_cmd::StatsArgs>),
+    /// Post a run's FHIR bundles (or NDJSON) to a FHIR server, resumably, with a load-test report
+    #[command(after_help = AFTER_HELP)]
+    Upload(Box<UploadArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,6 +146,9 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench(&args),
         Some(Command::Check(args)) => check(&args),
         Some(Command::Graph(args)) => graph(&args),
+        Some(Command::Modules(args)) => stats_cmd::modules(&args),
+        Some(Command::Stats(args)) => stats_cmd::stats(&args),
+        Some(Command::Upload(args)) => upload(&args),
     };
     ExitCode::from(code)
 }
@@ -315,6 +329,10 @@ pub struct GenerateArgs {
     /// No progress bar
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// After the run, post its FHIR bundles to this server (needs `--format fhir`; resume or
+    /// tune it with `ehrsim upload`)
+    #[arg(long, env = "EHRSIM_UPLOAD", value_name = "URL")]
+    pub upload: Option<String>,
 }
 
 fn parse_date(what: &str, text: &str) -> Result<crate::sim::time::Date, String> {
@@ -400,6 +418,9 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
     }
     if args.population == 0 {
         return Err(input("--population must be at least 1".into()));
+    }
+    if args.upload.is_some() && !args.format.contains(&FormatName::Fhir) {
+        return Err(input("--upload posts FHIR bundles: add `fhir` to --format".into()));
     }
 
     // Modules: a directory tree given, or the embedded library.
@@ -500,6 +521,8 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         years_of_history: args.years_of_history,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         gzip: args.gzip,
+        stats: None,
+        dry: false,
     };
     Ok(Plan { world, options, config, today_default })
 }
@@ -522,7 +545,15 @@ fn generate(args: &GenerateArgs) -> u8 {
         }
     };
     print_summary(&plan, &summary);
-    EXIT_OK
+    match &args.upload {
+        Some(server) => {
+            let mut config =
+                crate::upload::Config::new(server, crate::upload::input::Source::Bundles(plan.config.output.clone()));
+            config.progress = plan.config.progress;
+            finish_upload(crate::upload::upload(&config), None)
+        }
+        None => EXIT_OK,
+    }
 }
 
 fn print_summary(plan: &Plan, s: &crate::run::Summary) {
@@ -628,6 +659,7 @@ fn bench(args: &BenchArgs) -> u8 {
         config: None,
         quiet: true,
         gzip: false,
+        upload: None,
     };
     let plan = match plan(&generate_args) {
         Ok(p) => p,
@@ -661,5 +693,151 @@ fn bench(args: &BenchArgs) -> u8 {
         let _ = writeln!(o, "peak memory: {mib:.0} MiB");
     }
     let _ = writeln!(o, "runtime errors: {}", s.runtime_errors);
+    EXIT_OK
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// A run's output directory (its `fhir/` bundles are posted) or a folder of bundles
+    #[arg(value_name = "DIR", default_value = "output", conflicts_with = "ndjson")]
+    pub dir: PathBuf,
+    /// The FHIR server's base URL, e.g. http://127.0.0.1:8090 or https://host/fhir
+    #[arg(long, env = "EHRSIM_UPLOAD_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Bulk mode: post this run's `ndjson/` files (or a folder of .ndjson) as `batch` Bundles
+    /// of `PUT Type/id`, type by type
+    #[arg(long, value_name = "DIR")]
+    pub ndjson: Option<PathBuf>,
+    /// Requests in flight at once
+    #[arg(short = 'c', long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// At most this many bundles (or batches) per second, over all workers
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Seconds a request may take, connection to last byte
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// A header sent with every request, `Name: value` (repeatable; never printed)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Send `Authorization: Bearer <token>` with the token read from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub bearer_env: Option<String>,
+    /// Continue the upload the ledger records: post only what the server does not hold yet
+    #[arg(long)]
+    pub resume: bool,
+    /// Ignore an existing ledger and post everything again
+    #[arg(long, conflicts_with = "resume")]
+    pub restart: bool,
+    /// The ledger file (default: `upload-ledger.jsonl` in DIR)
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// Attempts per bundle, the first included (retries on 408/429/502/503/504, timeouts and
+    /// lost connections)
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+    /// No retry of a bundle starts after this many seconds spent on it
+    #[arg(long, default_value_t = 300.0, value_name = "SECS")]
+    pub max_retry_time: f64,
+    /// Resources per batch Bundle in --ndjson mode
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub batch_size: usize,
+    /// Also write the load-test report as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// No progress bar
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+fn seconds(what: &str, secs: f64) -> Result<std::time::Duration, String> {
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{what} must be a positive number of seconds"))
+    }
+}
+
+fn upload_config(args: &UploadArgs) -> Result<crate::upload::Config, String> {
+    use crate::upload::input::Source;
+    let source = match &args.ndjson {
+        Some(dir) => Source::Ndjson(dir.clone()),
+        None => Source::Bundles(args.dir.clone()),
+    };
+    let mut config = crate::upload::Config::new(&args.server, source);
+    config.concurrency = args.concurrency;
+    config.rate = args.rate;
+    config.timeout = seconds("--timeout", args.timeout)?;
+    config.retry.max_attempts = args.max_attempts.max(1);
+    config.retry.max_elapsed = seconds("--max-retry-time", args.max_retry_time)?;
+    config.resume = args.resume;
+    config.restart = args.restart;
+    config.ledger = args.ledger.clone();
+    config.batch_size = args.batch_size;
+    config.progress = !args.quiet && std::io::stderr().is_terminal();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .filter(|(n, _)| !n.trim().is_empty() && !n.trim().contains(' '))
+            .ok_or_else(|| "invalid --header: expected `Name: value`".to_owned())?;
+        config.headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    if let Some(var) = &args.bearer_env {
+        let token = std::env::var(var)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| format!("--bearer-env: the environment variable `{var}` is not set"))?;
+        config.headers.push(("authorization".into(), format!("Bearer {}", token.trim())));
+    }
+    Ok(config)
+}
+
+fn upload(args: &UploadArgs) -> u8 {
+    let config = match upload_config(args) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    finish_upload(crate::upload::upload(&config), args.report.as_deref())
+}
+
+/// Prints an upload's report (and writes it as JSON); the exit code says whether every
+/// bundle was accepted.
+fn finish_upload(
+    result: Result<crate::upload::report::Report, crate::upload::Error>,
+    json: Option<&std::path::Path>,
+) -> u8 {
+    use crate::upload::Error;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let code = match e {
+                Error::Usage(_) => EXIT_USAGE,
+                Error::Input(_) => EXIT_INPUT,
+                Error::Server(_) | Error::Io(_) => EXIT_FAILURE,
+            };
+            return fail(code, e);
+        }
+    };
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(report.text().as_bytes());
+    let _ = out.flush();
+    if let Some(path) = json
+        && let Err(e) = crate::upload::write_report(&report, path)
+    {
+        return fail(EXIT_FAILURE, e);
+    }
+    if let Some(why) = &report.stopped {
+        return fail(EXIT_FAILURE, format!("the upload stopped: {why}"));
+    }
+    if report.items.failed > 0 {
+        let more = format!(
+            "{} of {} bundles failed (see above and the ledger); fix the cause and run again with --resume",
+            report.items.failed, report.items.sent
+        );
+        return fail(EXIT_FAILURE, more);
+    }
     EXIT_OK
 }

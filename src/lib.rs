@@ -25,6 +25,8 @@ pub mod parse;
 pub mod run;
 pub mod sim;
 pub mod source;
+pub mod stats;
 pub mod syntax;
+pub mod upload;
 pub mod validate;
 pub mod world;

@@ -33,6 +33,10 @@ pub struct RunConfig {
     pub progress: bool,
     /// Compress every output file (`.gz` appended to its name).
     pub gzip: bool,
+    /// Statistics to compute from every patient's whole record (before the history cut).
+    pub stats: Option<std::sync::Arc<crate::stats::Spec>>,
+    /// Write nothing at all (no directory, no manifest): a statistics-only run.
+    pub dry: bool,
 }
 
 /// What a run produced.
@@ -49,6 +53,8 @@ pub struct Summary {
     pub runtime_messages: Vec<String>,
     pub elapsed: Duration,
     pub first_index: u64,
+    /// The statistics, when the run computed them.
+    pub stats: Option<crate::stats::Tally>,
 }
 
 /// The index range of a shard.
@@ -88,6 +94,7 @@ fn open_streams(
 /// One patient, simulated and rendered by a worker.
 struct Simulated {
     rendered: Rendered,
+    stats: Option<crate::stats::Contribution>,
     dead: bool,
     kept: bool,
     runtime_errors: u32,
@@ -96,6 +103,7 @@ struct Simulated {
 
 struct Done {
     rendered: Vec<Rendered>,
+    stats: Vec<crate::stats::Contribution>,
     runtime_errors: u64,
     runtime_messages: Vec<String>,
     alive: u64,
@@ -107,7 +115,9 @@ struct Done {
 pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Result<Summary> {
     let started = Instant::now();
     let range = shard_range(config.population, config.shard);
-    std::fs::create_dir_all(&config.output)?;
+    if !config.dry {
+        std::fs::create_dir_all(&config.output)?;
+    }
     let cx = Context { world, end: options.end.time() + crate::sim::time::DAY };
     let first_shard = config.shard.0 == 0;
     let mut streams: Vec<Streams> = config
@@ -123,7 +133,13 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     let result = std::thread::scope(|scope| {
         let writer = scope.spawn(|| -> std::io::Result<Summary> {
             let mut s = Summary::default();
+            let mut tally = config.stats.as_deref().map(crate::stats::Tally::new);
             for done in rx {
+                if let Some(t) = &mut tally {
+                    for c in done.stats {
+                        t.add(c);
+                    }
+                }
                 s.alive += done.alive;
                 s.dead += done.dead;
                 s.not_kept += done.not_kept;
@@ -141,6 +157,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                     write_rendered(&config.output, &mut streams, r, config.gzip)?;
                 }
             }
+            s.stats = tally;
             Ok(s)
         });
         let mut start = range.start;
@@ -151,6 +168,8 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                 .into_par_iter()
                 .map(|index| {
                     let mut patient = simulate(world, options, index);
+                    let stats =
+                        config.stats.as_deref().map(|spec| spec.evaluate(&crate::stats::facts_of(world, &patient)));
                     filter_history(&mut patient.person.record, cx.end, config.years_of_history);
                     let mut out = Rendered::default();
                     for (fi, format) in config.formats.iter().enumerate() {
@@ -170,6 +189,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                     }
                     Simulated {
                         rendered: out,
+                        stats,
                         dead: patient.person.death.is_some(),
                         kept: patient.kept,
                         runtime_errors: patient.person.runtime_errors,
@@ -179,13 +199,15 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                 .collect();
             let mut done = Done {
                 rendered: Vec::with_capacity(rendered.len()),
+                stats: Vec::new(),
                 runtime_errors: 0,
                 runtime_messages: Vec::new(),
                 alive: 0,
                 dead: 0,
                 not_kept: 0,
             };
-            for Simulated { rendered: r, dead, kept, runtime_errors, runtime_messages } in rendered {
+            for Simulated { rendered: r, stats, dead, kept, runtime_errors, runtime_messages } in rendered {
+                done.stats.extend(stats);
                 done.runtime_errors += u64::from(runtime_errors);
                 for m in runtime_messages {
                     if done.runtime_messages.len() < 5 {
@@ -229,13 +251,16 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
     summary.counts = written.counts;
     summary.runtime_errors = written.runtime_errors;
     summary.runtime_messages = written.runtime_messages;
+    summary.stats = written.stats;
     // Everything is written: make it visible.
     for s in streams {
         for f in s.files {
             f.commit()?;
         }
     }
-    write_manifest(options, config, &range)?;
+    if !config.dry {
+        write_manifest(options, config, &range)?;
+    }
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

@@ -112,8 +112,13 @@ fn immunize<'w>(world: &'w World, person: &mut Person<'w>, schedule: &mut Schedu
     let due: Vec<crate::core::immunizations::Due> =
         world.schedule.due(f64::from(months), year, &schedule.doses).collect();
     let Some((encounter, _)) = person.open_encounter else { return };
+    // A module that gives the seasonal flu vaccine itself says so with this attribute.
+    let flu = if person.flag(world.sym.flu_by_module) { world.schedule.index_of("flu") } else { None };
     for d in due {
         let v = d.vaccine;
+        if Some(v) == flu {
+            continue;
+        }
         schedule.doses[v] = d.dose as u32 + 1;
         let id = person.next_id();
         person.record.immunizations.push(Immunization { id, time: t, codes: &world.codes.vaccines[v], encounter });

@@ -54,19 +54,27 @@ fn conditions(world: &World, person: &Person) -> Conditions {
     let on_chronic_meds = !person.chronic_medications.is_empty();
     let hypertension = person.flag(s.hypertension);
     let diabetes = person.flag(s.diabetes);
+    // A module that sets `blood_pressure_controlled` / `diabetes_controlled` decides control
+    // itself; otherwise any chronic medication counts as control (Synthea's rule, which its
+    // modules assume).
+    let controlled = |attribute| match person.get(attribute) {
+        Attr::Bool(b) => b,
+        _ => on_chronic_meds,
+    };
     Conditions {
         smoker: person.flag(s.smoker),
         hypertension,
         severe_hypertension: person.flag(s.hypertension_severe),
-        bp_controlled_by_meds: hypertension && (person.flag(s.blood_pressure_controlled) || on_chronic_meds),
+        bp_controlled_by_meds: hypertension
+            && (person.flag(s.blood_pressure_controlled) || controlled(s.blood_pressure_controlled)),
         prediabetes: person.flag(s.prediabetes),
         diabetes,
         diabetes_severity: person.num(s.diabetes_severity).unwrap_or(if diabetes { 1.0 } else { 0.0 }).clamp(0.0, 3.0)
             as u8,
-        diabetes_controlled_by_meds: diabetes && on_chronic_meds,
+        diabetes_controlled_by_meds: diabetes && controlled(s.diabetes_controlled),
         ckd_stage: person.num(s.ckd).unwrap_or(0.0).clamp(0.0, 5.0) as u8,
         chf: person.flag(s.chf),
-        on_statin: false,
+        on_statin: person.flag(s.on_statin),
         bmi_shift: person.num(s.weight_loss).unwrap_or(0.0),
     }
 }
