@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Post transaction bundles to a FHIR server on loopback and check what it holds.
 
-Usage: python3 .ci/fhir_server_check.py URL DIR
+Usage: python3 .ci/fhir_server_check.py [--count-only] URL DIR
 Every bundle in DIR must be accepted as a whole (HTTP 200, every entry 2xx). Then, for each
 resource type, the server's count (`_summary=count`) must equal the number of distinct
 resources the bundles create: conditional creates of organizations, practitioners and
 locations must not duplicate them. Prints `N passed, M failed` (bundles and type counts).
+With --count-only nothing is posted: only the counts are checked (after `ehrsim upload`), so
+a bundle lost or posted twice shows as a mismatch.
 """
 import json
 import sys
@@ -24,7 +26,7 @@ def request(method, url, body=None):
         return e.code, json.loads(e.read() or b"{}")
 
 
-def main(base, directory):
+def main(base, directory, post=True):
     base = base.rstrip("/")
     passed = failed = 0
     expected = defaultdict(set)
@@ -34,6 +36,8 @@ def main(base, directory):
             r = entry["resource"]
             key = entry["request"].get("ifNoneExist") or r["id"]
             expected[r["resourceType"]].add(key)
+        if not post:
+            continue
         status, response = request("POST", base + "/", bundle)
         statuses = [e.get("response", {}).get("status", "") for e in response.get("entry", [])]
         if status == 200 and statuses and all(s.startswith("2") for s in statuses):
@@ -53,4 +57,5 @@ def main(base, directory):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    args = [a for a in sys.argv[1:] if a != "--count-only"]
+    sys.exit(main(args[0], args[1], post="--count-only" not in sys.argv[1:]))

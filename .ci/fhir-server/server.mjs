@@ -9,6 +9,7 @@
 //                                and a restart empties the server. A server killed mid-request
 //                                keeps either all of that request's writes or none.
 //   FHIR_SERVER_FAIL_FIRST=N     answer the first N requests with FHIR_SERVER_FAIL_STATUS
+//   FHIR_SERVER_FAIL_SKIP=K      ... counting from the (K+1)th request: K are answered first
 //   FHIR_SERVER_FAIL_STATUS=S    the status of those answers (default 503)
 //   FHIR_SERVER_RETRY_AFTER=SEC  send `Retry-After: SEC` with them
 //   FHIR_SERVER_TOKEN=T          require `Authorization: Bearer T` (401 otherwise)
@@ -30,6 +31,7 @@ const port = Number(process.argv[2] || env.PORT || 8090);
 const router = new FhirRouter();
 const repo = new MemoryRepository();
 let failFirst = Number(env.FHIR_SERVER_FAIL_FIRST || 0);
+let failSkip = Number(env.FHIR_SERVER_FAIL_SKIP || 0);
 const failStatus = Number(env.FHIR_SERVER_FAIL_STATUS || 503);
 const retryAfter = env.FHIR_SERVER_RETRY_AFTER;
 const token = env.FHIR_SERVER_TOKEN;
@@ -98,7 +100,9 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(status, { 'content-type': 'application/fhir+json', ...headers });
     res.end(JSON.stringify(body));
   };
-  if (failFirst > 0) {
+  if (failSkip > 0) {
+    failSkip--;
+  } else if (failFirst > 0) {
     failFirst--;
     send(failStatus, outcome('transient', 'busy'), retryAfter ? { 'retry-after': retryAfter } : {});
     return;

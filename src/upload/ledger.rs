@@ -127,7 +127,15 @@ pub struct Past {
 impl Ledger {
     /// Creates a new ledger (replacing any old one) with its header.
     pub fn create(path: &Path, header: &Header) -> Result<Ledger, String> {
-        let file = File::create(path).map_err(|e| format!("cannot create the ledger `{}`: {e}", path.display()))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot create the ledger `{}`: {e}", path.display()))?;
+        lock(&file, path)?;
+        file.set_len(0).map_err(|e| format!("cannot create the ledger `{}`: {e}", path.display()))?;
         let mut ledger = Ledger { file, path: path.to_path_buf(), buffer: Vec::new() };
         let text = serde_json::to_string(header).map_err(|e| e.to_string())?;
         ledger.buffer.extend_from_slice(text.as_bytes());
@@ -141,6 +149,7 @@ impl Ledger {
     pub fn open(path: &Path, expected: &Header) -> Result<(Ledger, Past), String> {
         let what = |e: std::io::Error| format!("cannot read the ledger `{}`: {e}", path.display());
         let mut file = OpenOptions::new().read(true).write(true).open(path).map_err(what)?;
+        lock(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(what)?;
         let (past, header, good) = read(&bytes).map_err(|e| format!("the ledger `{}` {e}", path.display()))?;
@@ -194,6 +203,18 @@ impl Ledger {
         let result = self.file.write_all(&self.buffer).and_then(|()| self.file.sync_data());
         self.buffer.clear();
         result.map_err(|e| format!("cannot write the ledger `{}`: {e}", self.path.display()))
+    }
+}
+
+/// Takes the ledger for this process: two uploads appending to one ledger would post the same
+/// bundles. The lock goes with the process, so a crash leaves none behind.
+fn lock(file: &File, path: &Path) -> Result<(), String> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(format!("another upload is using the ledger `{}`; wait for it to finish", path.display()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock the ledger `{}`: {e}", path.display())),
     }
 }
 
@@ -298,6 +319,7 @@ mod tests {
             l.push(&x);
         }
         l.flush().unwrap();
+        drop(l);
         let (_, past) = Ledger::open(&path, &header).unwrap();
         assert_eq!(past.states.get("a"), Some(&State::Accepted));
         assert_eq!(past.states.get("b"), Some(&State::Rejected));
@@ -322,10 +344,22 @@ mod tests {
         assert_eq!(past.states.get("b"), None);
         l.push(&line("b", Event::Accepted, false));
         l.flush().unwrap();
+        drop(l);
         let (_, past) = Ledger::open(&path, &header).unwrap();
         assert_eq!(past.torn, 0);
         assert_eq!(past.states.get("a"), Some(&State::Accepted));
         assert_eq!(past.states.get("b"), Some(&State::Accepted));
+    }
+
+    #[test]
+    fn a_ledger_in_use_cannot_be_opened_twice() {
+        let path = temp("locked");
+        let header = Header::new("http://127.0.0.1:1", "bundles", None);
+        let first = Ledger::create(&path, &header).unwrap();
+        let e = Ledger::open(&path, &header).unwrap_err();
+        assert!(e.contains("another upload is using the ledger"), "{e}");
+        drop(first);
+        assert!(Ledger::open(&path, &header).is_ok());
     }
 
     #[test]

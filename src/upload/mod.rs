@@ -332,6 +332,8 @@ fn run(
     let started = Instant::now();
     let mut reader = Reader::default();
     let mut io_error = None;
+    let mut silent = 0usize;
+    let give_up_after = (config.concurrency * 2).max(4);
     for phase in &plan.phases {
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -400,7 +402,16 @@ fn run(
                 batch.extend(done_rx.try_iter());
                 for done in batch {
                     in_flight -= 1;
+                    let unanswered = matches!(&done.outcome, Outcome::Failed { status: None, .. });
+                    silent = if unanswered { silent + 1 } else { 0 };
                     record(done, ledger, &mut stats, &mut report, &shared.stop, bar.as_ref());
+                    // A server that stopped answering altogether: stop rather than fail every
+                    // remaining item; `--resume` continues when it is back.
+                    if silent >= give_up_after && !shared.stop.swap(true, Ordering::Relaxed) {
+                        report.stopped = Some(format!(
+                            "the server stopped answering ({silent} bundles in a row got no answer); run again with --resume when it is back"
+                        ));
+                    }
                 }
                 if let Err(e) = ledger.flush() {
                     io_error = Some(Error::Io(e));
