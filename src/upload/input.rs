@@ -418,12 +418,19 @@ fn plan_ndjson(dir: &Path, batch_size: usize) -> Result<Plan, String> {
 /// Reads items' bodies in order; an NDJSON file is read once for all its batches.
 #[derive(Default)]
 pub struct Reader {
-    open: Option<(PathBuf, std::io::Lines<Box<dyn BufRead>>, usize)>,
+    open: Option<OpenFile>,
+}
+
+/// An NDJSON file being read, and how many resource lines have been read from it.
+struct OpenFile {
+    path: PathBuf,
+    lines: std::io::Lines<Box<dyn BufRead>>,
+    at: usize,
 }
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader").field("file", &self.open.as_ref().map(|o| &o.0)).finish()
+        f.debug_struct("Reader").field("file", &self.open.as_ref().map(|o| &o.path)).finish()
     }
 }
 
@@ -448,7 +455,7 @@ impl Reader {
     /// (blank lines not counted).
     fn batch(&mut self, file: &Path, first: usize, count: usize) -> Result<Vec<u8>, String> {
         let reopen = match &self.open {
-            Some((path, _, at)) => path != file || *at > first,
+            Some(open) => open.path != file || open.at > first,
             None => true,
         };
         if reopen {
@@ -458,9 +465,9 @@ impl Reader {
             } else {
                 Box::new(std::io::BufReader::new(f))
             };
-            self.open = Some((file.to_path_buf(), reader.lines(), 0));
+            self.open = Some(OpenFile { path: file.to_path_buf(), lines: reader.lines(), at: 0 });
         }
-        let Some((_, lines, at)) = self.open.as_mut() else { return Err("no file open".into()) };
+        let Some(OpenFile { lines, at, .. }) = self.open.as_mut() else { return Err("no file open".into()) };
         let mut body = String::from(r#"{"resourceType":"Bundle","type":"batch","entry":["#);
         let mut taken = 0;
         while taken < count {

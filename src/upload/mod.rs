@@ -482,7 +482,8 @@ fn record(
             line.cause = Some(format!("http-{status}"));
             line.message = Some(message.clone());
             report.items.failed += 1;
-            if !stop.swap(true, Ordering::Relaxed) {
+            stop.store(true, Ordering::Relaxed);
+            if report.stopped.is_none() {
                 report.stopped = Some(format!(
                     "the server refused the credentials (HTTP {status}: {message}); pass a token with --bearer-env VAR or a header with --header"
                 ));
@@ -515,6 +516,11 @@ fn worker(shared: &Shared, jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sende
         let Ok(job) = job else { return };
         random = crate::sim::person::splitmix(random);
         let result = attempt(shared, &job, random);
+        if matches!(result.outcome, Outcome::Refused { .. }) {
+            // Stop at once: this worker would otherwise take the next item before the main
+            // thread has seen the refusal.
+            shared.stop.store(true, Ordering::Relaxed);
+        }
         if done.send(result).is_err() {
             return;
         }
