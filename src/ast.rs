@@ -284,11 +284,27 @@ pub struct Module {
     pub remarks: Vec<String>,
     /// ehrsim extension: citations of the statistics the module encodes.
     pub sources: Vec<String>,
+    /// ehrsim extension: numbers `ehrsim calibrate` may change, with their bounds.
+    pub tunable: Vec<Tunable>,
     pub gmf_version: f64,
     pub specialty: Option<String>,
     pub states: Vec<State>,
     /// Span of the whole document.
     pub span: Span,
+}
+
+/// A tunable group of transition probabilities (ehrsim extension, read by `calibrate`): the
+/// distributed options of `state` (of one branch of a complex transition, or all branches
+/// when `branch` is absent) are multiplied by one factor in `[min, max]`, and the last option
+/// of each distribution takes up the difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tunable {
+    pub id: String,
+    pub state: String,
+    pub state_span: Span,
+    pub branch: Option<usize>,
+    pub min: f64,
+    pub max: f64,
 }
 
 impl Module {

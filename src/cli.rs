@@ -15,6 +15,7 @@ use crate::graph::{GraphFormat, render};
 use crate::load::{ModuleSet, Request, load};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod report_cmd;
 mod stats_cmd;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -73,9 +74,13 @@ pub enum Command {
     /// Prevalence by age, sex, race and ethnicity, quality measures, and published targets,
     /// from a run's CSV output or from patients simulated in memory
     Stats(Box<stats_cmd::StatsArgs>),
+    /// Fit the modules' tunable probabilities to a targets file and write an overlay
+    Calibrate(Box<stats_cmd::CalibrateArgs>),
     /// Post a run's FHIR bundles (or NDJSON) to a FHIR server, resumably, with a load-test report
     #[command(after_help = AFTER_HELP)]
     Upload(Box<UploadArgs>),
+    /// Write a self-contained HTML report (SVG charts) of a stats JSON, optionally before/after
+    Report(report_cmd::ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -148,7 +153,9 @@ pub fn main() -> ExitCode {
         Some(Command::Graph(args)) => graph(&args),
         Some(Command::Modules(args)) => stats_cmd::modules(&args),
         Some(Command::Stats(args)) => stats_cmd::stats(&args),
+        Some(Command::Calibrate(args)) => stats_cmd::calibrate(&args),
         Some(Command::Upload(args)) => upload(&args),
+        Some(Command::Report(args)) => report_cmd::report(&args),
     };
     ExitCode::from(code)
 }
@@ -295,6 +302,9 @@ pub struct GenerateArgs {
     /// Take modules from this directory instead of the embedded library (repeatable)
     #[arg(long = "modules-dir", env = "EHRSIM_MODULES_DIR", value_name = "DIR")]
     pub modules_dir: Vec<PathBuf>,
+    /// Apply the tuned numbers of this overlay (written by `ehrsim calibrate`) to the modules
+    #[arg(long, env = "EHRSIM_OVERLAY", value_name = "FILE")]
+    pub overlay: Option<PathBuf>,
     /// Keep only patients whose keep module ends in a state named `Keep`
     #[arg(short = 'k', long, env = "EHRSIM_KEEP", value_name = "MODULE_FILE")]
     pub keep: Option<PathBuf>,
@@ -451,6 +461,10 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         return Err((EXIT_INPUT, "the modules have errors (run `ehrsim check` on them for the full list)".into()));
     };
     let mut world = crate::sim::world::World::new(library);
+    if let Some(path) = &args.overlay {
+        let overlay = stats_cmd::read_overlay(path).map_err(|e| (EXIT_INPUT, e))?;
+        overlay.apply(&mut world.lib).map_err(|e| (EXIT_INPUT, format!("overlay `{}`: {e}", path.display())))?;
+    }
     let state = match &args.state {
         Some(s) => Some(world.demographics.resolve_state(s).map_err(|e| (EXIT_USAGE, format!("--state: {e}")))?),
         None => None,
@@ -639,6 +653,7 @@ fn dir_size(path: &std::path::Path) -> u64 {
 fn bench(args: &BenchArgs) -> u8 {
     let out = std::env::temp_dir().join(format!("ehrsim-bench-{}", std::process::id()));
     let generate_args = GenerateArgs {
+        overlay: None,
         population: args.population,
         seed: args.seed,
         reference_date: Some("2024-06-30".into()),

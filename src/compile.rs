@@ -121,6 +121,7 @@ impl<'a> Lowering<'a> {
             path: m.path.clone(),
             name: m.name.clone(),
             description: m.description.clone(),
+            tunable: m.tunable.clone(),
             top_level: !m.path.contains('/'),
             specialty: m.specialty.clone(),
             graph,

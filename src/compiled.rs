@@ -147,6 +147,8 @@ pub struct Module {
     /// Files directly at the library root run for every patient; the others are submodules.
     pub top_level: bool,
     pub specialty: Option<String>,
+    /// Tunable probability groups (ehrsim extension, see `ast::Tunable`).
+    pub tunable: Vec<crate::ast::Tunable>,
     pub graph: Graph<State, EdgeLabel, petgraph::Directed, u32>,
     pub initial: StateId,
 }

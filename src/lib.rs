@@ -10,6 +10,7 @@
 
 pub mod ast;
 pub mod atomic;
+pub mod calibrate;
 pub mod cli;
 pub mod compile;
 pub mod compiled;
@@ -22,6 +23,7 @@ pub mod graph;
 pub mod load;
 pub mod lookup;
 pub mod parse;
+pub mod report;
 pub mod run;
 pub mod sim;
 pub mod source;

@@ -50,6 +50,10 @@ pub fn parse_module(root: &Node, path: &str, dialect: Dialect, diags: &mut Diagn
         Some(n) => cx.list(n, "`sources`", |cx, item| cx.str_value(item, "a source citation")),
         None => Vec::new(),
     };
+    let tunable = match f.take("tunable") {
+        Some(n) => cx.list(n, "`tunable`", |cx, item| cx.tunable(item)),
+        None => Vec::new(),
+    };
     let gmf_version = match f.take("gmf_version") {
         Some(n) => {
             let v = cx.num_value(n, "`gmf_version`").unwrap_or(1.0);
@@ -86,6 +90,7 @@ pub fn parse_module(root: &Node, path: &str, dialect: Dialect, diags: &mut Diagn
         description,
         remarks,
         sources,
+        tunable,
         gmf_version,
         specialty,
         states,
@@ -431,6 +436,41 @@ impl Cx<'_> {
     }
 
     // ---- codes ---------------------------------------------------------------------------
+
+    fn tunable(&mut self, node: &Node) -> Option<crate::ast::Tunable> {
+        let mut f = self.fields(node, "tunable parameter")?;
+        let state_node = f.take("state");
+        let state = match state_node {
+            Some(n) => self.str_value(n, "`state`"),
+            None => {
+                self.missing(&f, "state", "name the state whose distributed transition is tunable");
+                None
+            }
+        };
+        let branch = self.opt_number(&mut f, "branch").map(|b| b.max(0.0) as usize);
+        let min = self.opt_number(&mut f, "min").unwrap_or(0.25);
+        let max = self.opt_number(&mut f, "max").unwrap_or(4.0);
+        if !(min > 0.0 && min <= 1.0 && max >= 1.0) {
+            self.push(
+                Diagnostic::new(
+                    Kind::ValueOutOfRange,
+                    node.span,
+                    format!("tunable bounds [{min}, {max}] must include 1"),
+                )
+                .label("a factor range")
+                .help("`min` is a factor in (0, 1] and `max` a factor of at least 1"),
+            );
+        }
+        let id = self.opt_string(&mut f, "id");
+        f.ignore("note");
+        f.finish(self);
+        let state = state?;
+        let id = id.unwrap_or_else(|| match branch {
+            Some(b) => format!("{state}[{b}]"),
+            None => state.clone(),
+        });
+        Some(crate::ast::Tunable { id, state, state_span: state_node.map_or(node.span, |n| n.span), branch, min, max })
+    }
 
     fn code(&mut self, node: &Node) -> Option<Code> {
         let mut f = self.fields(node, "code")?;

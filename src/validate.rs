@@ -78,6 +78,7 @@ pub fn validate(set: &ModuleSet) -> Diagnostics {
         });
         let mut v = ModuleCheck { set, module, diags: &mut diags, index: HashMap::new(), assigned: &assigned };
         v.run(&mut checked_tables);
+        tunables(module, v.diags);
         // Reachability and cycles are only meaningful once the module's own errors are fixed:
         // a broken transition would make everything after it look unreachable.
         if !parse_errors && v.diags.errors() == errors_before {
@@ -85,6 +86,50 @@ pub fn validate(set: &ModuleSet) -> Diagnostics {
         }
     }
     diags
+}
+
+/// A tunable names a state with distributed transitions (of the branch it names).
+fn tunables(module: &Module, diags: &mut Diagnostics) {
+    use crate::ast::{ComplexTarget, Transition};
+    for t in &module.tunable {
+        let Some(state) = module.state(&t.state) else {
+            let names = module.states.iter().map(|s| s.name.as_str());
+            diags.push(
+                Diagnostic::new(
+                    Kind::UndefinedState,
+                    t.state_span,
+                    format!("tunable state `{}` does not exist", t.state),
+                )
+                .label("no such state")
+                .suggest(&t.state, names),
+            );
+            continue;
+        };
+        let ok = match (&state.transition, t.branch) {
+            (Some(Transition::Distributed(_)), None) => true,
+            (Some(Transition::Complex(options)), None) => {
+                options.iter().any(|o| matches!(o.then, ComplexTarget::Distributed(_)))
+            }
+            (Some(Transition::Complex(options)), Some(b)) => {
+                options.get(b).is_some_and(|o| matches!(o.then, ComplexTarget::Distributed(_)))
+            }
+            _ => false,
+        };
+        if !ok {
+            diags.push(
+                Diagnostic::new(
+                    Kind::WrongStateKind,
+                    t.state_span,
+                    format!("state `{}` has no distributed transition to tune{}", t.state, match t.branch {
+                        Some(b) => format!(" in branch {b}"),
+                        None => String::new(),
+                    }),
+                )
+                .label("not tunable")
+                .help("a tunable names a state with `distributed_transition`, or a `complex_transition` branch (0-based) with `distributions`"),
+            );
+        }
+    }
 }
 
 /// Attribute names any module writes (`assign_to_attribute`, `SetAttribute`, `Counter`).

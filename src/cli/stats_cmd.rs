@@ -44,6 +44,9 @@ pub struct StatsArgs {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also write an HTML report of the results to this file (as `ehrsim report` does)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit with code 1 when a target is missed
     #[arg(long)]
     pub check: bool,
@@ -235,6 +238,14 @@ pub fn stats(args: &StatsArgs) -> u8 {
             return fail(EXIT_FAILURE, format!("cannot write `{}`: {e}", path.display()));
         }
     }
+    if let Some(path) = &args.html {
+        let json = crate::stats::report::json(&spec, &tally, &book);
+        let written = crate::report::html(&json, None, "ehrsim stats")
+            .and_then(|page| crate::atomic::write(path, page.as_bytes()).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return fail(EXIT_FAILURE, format!("cannot write `{}`: {e}", path.display()));
+        }
+    }
     let code = write_stdout(text.as_bytes());
     if code != EXIT_OK {
         return code;
@@ -293,4 +304,284 @@ pub fn modules(args: &ModulesArgs) -> u8 {
         list.iter().filter(|m| m.top_level).take(2).map(|m| m.path.as_str()).collect::<Vec<_>>().join(",")
     ));
     write_stdout(out.as_bytes())
+}
+
+/// Reads an overlay file, with diagnostics on standard error.
+pub fn read_overlay(path: &std::path::Path) -> Result<crate::calibrate::overlay::Overlay, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read overlay `{}`: {e}", path.display()))?;
+    let mut sources = crate::source::Sources::new();
+    let file = sources.add(path.display().to_string(), text);
+    let mut diags = crate::diagnostic::Diagnostics::new();
+    let parsed = crate::calibrate::overlay::parse(&sources, file, &mut diags);
+    if !diags.is_empty() {
+        crate::diagnostic::emit_to_stderr(
+            &sources,
+            &diags,
+            crate::diagnostic::Style::Rich,
+            super::use_color(super::ColorChoice::Auto),
+        );
+    }
+    parsed.ok_or_else(|| format!("the overlay `{}` has errors", path.display()))
+}
+
+/// Reads a targets file, with diagnostics on standard error.
+fn read_targets(path: &std::path::Path) -> Result<crate::stats::targets::TargetsFile, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read targets file `{}`: {e}", path.display()))?;
+    let mut sources = crate::source::Sources::new();
+    let file = sources.add(path.display().to_string(), text);
+    let mut diags = crate::diagnostic::Diagnostics::new();
+    let parsed = crate::stats::targets::parse(&sources, file, &mut diags);
+    if !diags.is_empty() {
+        crate::diagnostic::emit_to_stderr(
+            &sources,
+            &diags,
+            crate::diagnostic::Style::Rich,
+            super::use_color(super::ColorChoice::Auto),
+        );
+    }
+    parsed.ok_or_else(|| format!("the targets file `{}` has errors", path.display()))
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The fit runs the same patients (one seed) for every parameter vector, so differences are the
+model's, not noise; Levenberg-Marquardt on log factors, Jacobian by finite differences then
+Broyden updates. Parameters: the targets file's `parameters:` list, else the `tunable:`
+sections of the modules in the run.
+
+Example:
+  ehrsim calibrate --targets examples/targets/cdc-diabetes.yaml --modules diabetes -o diabetes.overlay.yaml
+  ehrsim -p 1000 --overlay diabetes.overlay.yaml
+
+Exit codes: 0 every target met; 1 bad input or targets still missed; 2 bad command line; 3 failure")]
+pub struct CalibrateArgs {
+    /// The targets file to fit
+    #[arg(short = 't', long, value_name = "FILE")]
+    pub targets: PathBuf,
+    /// Where to write the overlay
+    #[arg(short = 'o', long, default_value = "overlay.yaml", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Patients per evaluation
+    #[arg(short = 'p', long, default_value_t = 20_000, value_name = "N")]
+    pub population: u64,
+    /// Seed of the evaluation sample (the same seed gives the same overlay)
+    #[arg(short = 's', long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+    /// Reference date (default: the targets file's date)
+    #[arg(short = 'r', long, value_name = "DATE")]
+    pub reference_date: Option<String>,
+    /// Run only these top-level modules (comma-separated)
+    #[arg(short = 'm', long, value_delimiter = ',', value_name = "NAMES")]
+    pub modules: Vec<String>,
+    /// Take modules from this directory instead of the embedded library (repeatable)
+    #[arg(long = "modules-dir", value_name = "DIR")]
+    pub modules_dir: Vec<PathBuf>,
+    /// Most Levenberg-Marquardt steps
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub iterations: usize,
+    /// Worker threads (the result does not depend on it)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write the statistics before and after the fit as JSON (for `ehrsim report --before`)
+    #[arg(long, value_name = "FILE")]
+    pub before_json: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub after_json: Option<PathBuf>,
+    /// No progress lines
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+struct Lines {
+    quiet: bool,
+    started: std::time::Instant,
+    targets: usize,
+}
+
+impl crate::calibrate::Progress for Lines {
+    fn evaluation(&mut self, n: usize, e: &crate::calibrate::Evaluation, what: &str) {
+        if !self.quiet {
+            eprintln!(
+                "  run {n:>3} ({what}): objective {:.3}, {}/{} targets met, {:.0} s",
+                e.objective,
+                e.passed,
+                self.targets,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Parameters named by a targets file.
+fn named_parameters(node: &crate::syntax::Node) -> Result<Vec<crate::calibrate::overlay::Param>, String> {
+    use crate::syntax::Node;
+    let Some(list) = node.as_seq() else { return Err("`parameters` must be a list".into()) };
+    let mut out = Vec::new();
+    for n in list {
+        let text = |k: &str| n.get(k).and_then(Node::as_str).map(str::to_owned);
+        let (Some(module), Some(state)) = (text("module"), text("state")) else {
+            return Err("every parameter needs `module` and `state`".into());
+        };
+        let branch = n.get("branch").and_then(Node::as_f64).map(|b| b.max(0.0) as usize);
+        let id = text("id").unwrap_or_else(|| match branch {
+            Some(b) => format!("{module}/{state}[{b}]"),
+            None => format!("{module}/{state}"),
+        });
+        let min = n.get("min").and_then(Node::as_f64).unwrap_or(0.25);
+        let max = n.get("max").and_then(Node::as_f64).unwrap_or(4.0);
+        out.push(crate::calibrate::overlay::Param { id, module, state, branch, min, max });
+    }
+    Ok(out)
+}
+
+pub fn calibrate(args: &CalibrateArgs) -> u8 {
+    let targets = match read_targets(&args.targets) {
+        Ok(t) => t,
+        Err(e) => return fail(EXIT_INPUT, e),
+    };
+    if !targets.measures.iter().any(|m| m.target.is_some()) {
+        return fail(EXIT_INPUT, format!("`{}` has no target with a value", args.targets.display()));
+    }
+    let mut run = match <super::Cli as clap::Parser>::try_parse_from(["ehrsim"]) {
+        Ok(cli) => cli.generate,
+        Err(e) => return fail(EXIT_FAILURE, e),
+    };
+    run.population = args.population;
+    run.seed = args.seed;
+    run.reference_date = args.reference_date.clone().or_else(|| targets.date.map(|d| d.to_string()));
+    if run.reference_date.is_none() {
+        return fail(EXIT_USAGE, "give the reference date with -r (or `date:` in the targets file)");
+    }
+    run.modules = args.modules.clone();
+    run.modules_dir = args.modules_dir.clone();
+    let plan = match super::plan(&run) {
+        Ok(p) => p,
+        Err((code, message)) => return fail(code, message),
+    };
+    let mut world = plan.world;
+    let params = match &targets.parameters {
+        Some(node) => match named_parameters(node) {
+            Ok(p) => p,
+            Err(e) => return fail(EXIT_INPUT, format!("`{}`: {e}", args.targets.display())),
+        },
+        None => {
+            let mut ids: Vec<crate::compiled::ModuleId> = world.top_level.clone();
+            ids.sort();
+            crate::calibrate::overlay::declared(&world.lib, &ids)
+        }
+    };
+    if params.is_empty() {
+        return fail(
+            EXIT_INPUT,
+            "nothing to tune: the modules of this run declare no `tunable:` numbers and the targets file names no `parameters:`",
+        );
+    }
+    let mut bounds = Vec::new();
+    for p in &params {
+        match crate::calibrate::overlay::bind(&world.lib, p) {
+            Ok(b) => bounds.push(b),
+            Err(e) => return fail(EXIT_INPUT, e),
+        }
+    }
+    let book = CodeBook::of_world(&world);
+    let mut spec = Spec {
+        date: targets.date.unwrap_or(plan.options.reference),
+        age_bands: targets.age_bands.clone().unwrap_or_else(|| DEFAULT_AGE_BANDS.to_vec()),
+        measures: targets.measures.clone(),
+        all_conditions: false,
+    };
+    spec.resolve(&book);
+    let total = spec.measures.iter().filter(|m| m.target.is_some()).count();
+    if !args.quiet {
+        eprintln!(
+            "calibrating {} parameters to {total} targets on {} patients (seed {})",
+            bounds.len(),
+            args.population,
+            args.seed
+        );
+    }
+    let config = crate::calibrate::dry_config(args.population, &spec);
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build() {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_FAILURE, format!("cannot start worker threads: {e}")),
+    };
+    let started = std::time::Instant::now();
+    let mut lines = Lines { quiet: args.quiet, started, targets: total };
+    let mut problem = crate::calibrate::Problem {
+        world: &mut world,
+        options: &plan.options,
+        config,
+        spec: spec.clone(),
+        bounds,
+        ridge: 1e-3,
+    };
+    let fit = match pool.install(|| crate::calibrate::calibrate(&mut problem, args.iterations, &mut lines)) {
+        Ok(f) => f,
+        Err(e) => return fail(EXIT_FAILURE, format!("the run failed: {e}")),
+    };
+    let bounds = problem.bounds.clone();
+
+    // The before/after table.
+    let mut out = String::new();
+    let width = spec.measures.iter().map(|m| m.id.len()).max().unwrap_or(10).max(10);
+    out.push_str(&format!("{:<width$} {:>8} {:>8} {:>8} {:>6}\n", "target", "value", "before", "after", "result"));
+    let before = crate::stats::report::outcomes(&spec, &fit.before.tally);
+    let after = crate::stats::report::outcomes(&spec, &fit.after.tally);
+    for (b, a) in before.iter().zip(&after) {
+        let Some(v) = a.target else { continue };
+        let f = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"));
+        out.push_str(&format!(
+            "{:<width$} {v:>8.2} {:>8} {:>8} {:>6}\n",
+            a.id,
+            f(b.measured),
+            f(a.measured),
+            if a.pass == Some(true) { "pass" } else { "FAIL" }
+        ));
+    }
+    out.push_str(&format!(
+        "{} of {total} targets met (before: {}); {} runs of {} patients, {} steps, {:.0} s\n\nfactors:\n",
+        fit.after.passed,
+        fit.before.passed,
+        fit.evaluations,
+        args.population,
+        fit.iterations,
+        started.elapsed().as_secs_f64()
+    ));
+    let mut overlay = crate::calibrate::overlay::Overlay::default();
+    for (b, x) in bounds.iter().zip(&fit.after.x) {
+        out.push_str(&format!("  {:<40} {:.4}\n", b.param.id, x.exp()));
+        overlay.entries.push((b.param.clone(), x.exp()));
+    }
+    let header = format!(
+        "ehrsim overlay, written by `ehrsim calibrate` ({})\n\ntargets: {}\nevaluation: {} patients, seed {}, reference date {}\nresult: {} of {total} targets within tolerance\n\nApply with `ehrsim generate --overlay {}`.",
+        env!("CARGO_PKG_VERSION"),
+        args.targets.display(),
+        args.population,
+        args.seed,
+        spec.date,
+        fit.after.passed,
+        args.output.display(),
+    );
+    if let Err(e) = crate::atomic::write(&args.output, overlay.to_yaml(&header).as_bytes()) {
+        return fail(EXIT_FAILURE, format!("cannot write `{}`: {e}", args.output.display()));
+    }
+    for (path, e) in [(&args.before_json, &fit.before), (&args.after_json, &fit.after)] {
+        if let Some(path) = path {
+            let json = crate::stats::report::json(&spec, &e.tally, &book);
+            let body = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+            if let Err(err) = crate::atomic::write(path, body.as_bytes()) {
+                return fail(EXIT_FAILURE, format!("cannot write `{}`: {err}", path.display()));
+            }
+        }
+    }
+    out.push_str(&format!("\noverlay: {}\n", args.output.display()));
+    let code = write_stdout(out.as_bytes());
+    if code != EXIT_OK {
+        return code;
+    }
+    if fit.after.passed < total {
+        return fail(EXIT_INPUT, format!("{} target(s) still missed", total - fit.after.passed));
+    }
+    EXIT_OK
 }

@@ -45,7 +45,7 @@ pub struct Context<'w> {
 }
 
 /// An output format.
-pub trait Format: Sync + std::fmt::Debug {
+pub trait Format: Sync + Send + std::fmt::Debug {
     /// Short name (`csv`, `fhir`, `ndjson`).
     fn name(&self) -> &'static str;
     /// The subdirectory of the output directory it writes into.

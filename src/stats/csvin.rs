@@ -37,7 +37,10 @@ pub fn csv_dir(dir: &Path) -> Option<PathBuf> {
         .find(|d| d.join("patients.csv").is_file() || d.join("patients.csv.gz").is_file())
 }
 
-fn open(dir: &Path, name: &str) -> Result<Option<(PathBuf, Box<dyn Read>)>, ReadError> {
+/// An open (possibly decompressed) file and its path.
+type Opened = (PathBuf, Box<dyn Read>);
+
+fn open(dir: &Path, name: &str) -> Result<Option<Opened>, ReadError> {
     let plain = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
     let (path, gzip) = if plain.is_file() {

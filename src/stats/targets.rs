@@ -291,15 +291,22 @@ impl Parser<'_> {
                         self.error(DKind::MissingField, s.span, "a stratum needs a `value:`");
                         None
                     });
-                    if let (Some(t), Some(base)) = (&mut t, &measure.target) {
-                        if s.get("tolerance").is_none() {
-                            t.tolerance = base.tolerance;
+                    if let Some(t) = &mut t {
+                        // A stratum inherits what it does not say from its target.
+                        if s.get("tolerance").is_none()
+                            && let Some(x) = node.get("tolerance").and_then(Node::as_f64)
+                        {
+                            t.tolerance = x;
                         }
-                        if s.get("weight").is_none() {
-                            t.weight = base.weight;
+                        if s.get("weight").is_none()
+                            && let Some(x) = node.get("weight").and_then(Node::as_f64)
+                        {
+                            t.weight = x;
                         }
-                        if s.get("source").is_none() {
-                            t.source = base.source.clone();
+                        if s.get("source").is_none()
+                            && let Some(x) = node.get("source").and_then(Node::as_str)
+                        {
+                            t.source = x.to_owned();
                         }
                     }
                     m.target = t;
