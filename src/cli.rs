@@ -15,6 +15,7 @@ use crate::graph::{GraphFormat, render};
 use crate::load::{ModuleSet, Request, load};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod marginals_cmd;
 mod report_cmd;
 mod stats_cmd;
 use std::io::{IsTerminal, Write};
@@ -81,6 +82,8 @@ pub enum Command {
     Upload(Box<UploadArgs>),
     /// Write a self-contained HTML report (SVG charts) of a stats JSON, optionally before/after
     Report(report_cmd::ReportArgs),
+    /// Compute a targets file from an extract of real data under differential privacy
+    Marginals(Box<marginals_cmd::MarginalsArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,6 +159,7 @@ pub fn main() -> ExitCode {
         Some(Command::Calibrate(args)) => stats_cmd::calibrate(&args),
         Some(Command::Upload(args)) => upload(&args),
         Some(Command::Report(args)) => report_cmd::report(&args),
+        Some(Command::Marginals(args)) => marginals_cmd::marginals(&args),
     };
     ExitCode::from(code)
 }

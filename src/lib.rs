@@ -22,6 +22,7 @@ pub mod export;
 pub mod graph;
 pub mod load;
 pub mod lookup;
+pub mod marginals;
 pub mod parse;
 pub mod report;
 pub mod run;
