@@ -25,7 +25,9 @@ trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 150); do grep -q listening "$OUT/server.log" && break; sleep 0.2; done
 
 "$EHRSIM" -p "$PATIENTS" -s 1 -r 2024-06-30 --format fhir -o "$OUT/run" -q
-"$EHRSIM" upload "$OUT/run" --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" --rate "$RATE" \
+rate=()
+[ "$RATE" = 0 ] || rate=(--rate "$RATE")
+"$EHRSIM" upload "$OUT/run" --server "http://127.0.0.1:$PORT" --concurrency "$CONCURRENCY" "${rate[@]}" \
   --report "$OUT/report.json"
 python3 .ci/fhir_server_check.py --count-only "http://127.0.0.1:$PORT" "$OUT/run/fhir" | tail -1
 echo "report: $OUT/report.json"

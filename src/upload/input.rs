@@ -377,13 +377,13 @@ fn plan_ndjson(dir: &Path, batch_size: usize) -> Result<Plan, String> {
     paths.sort_by_key(order);
     let mut phases = Vec::new();
     for path in &paths {
-        let bytes = read_file(path)?;
         let mut lines = 0usize;
-        for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) {
+        for (n, line) in open_lines(path)?.enumerate() {
+            let line = line.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            if line.trim().is_empty() {
                 continue;
             }
-            let head: ResourceHead = serde_json::from_slice(line)
+            let head: ResourceHead = serde_json::from_str(&line)
                 .map_err(|e| format!("`{}` line {}: not a FHIR resource: {e}", path.display(), n + 1))?;
             if head.resource_type.is_none() || head.id.as_deref().is_none_or(str::is_empty) {
                 return Err(format!(
@@ -413,6 +413,17 @@ fn plan_ndjson(dir: &Path, batch_size: usize) -> Result<Plan, String> {
         }
     }
     Ok(Plan { root: dir.to_path_buf(), mode: "ndjson", phases, batch_size: Some(batch_size) })
+}
+
+/// The lines of a (possibly gzipped) text file, streamed.
+fn open_lines(path: &Path) -> Result<std::io::Lines<Box<dyn BufRead>>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let reader: Box<dyn BufRead> = if is_gz(path) {
+        Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+    } else {
+        Box::new(std::io::BufReader::new(f))
+    };
+    Ok(reader.lines())
 }
 
 /// Reads items' bodies in order; an NDJSON file is read once for all its batches.
@@ -459,13 +470,7 @@ impl Reader {
             None => true,
         };
         if reopen {
-            let f = std::fs::File::open(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-            let reader: Box<dyn BufRead> = if is_gz(file) {
-                Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-            } else {
-                Box::new(std::io::BufReader::new(f))
-            };
-            self.open = Some(OpenFile { path: file.to_path_buf(), lines: reader.lines(), at: 0 });
+            self.open = Some(OpenFile { path: file.to_path_buf(), lines: open_lines(file)?, at: 0 });
         }
         let Some(OpenFile { lines, at, .. }) = self.open.as_mut() else { return Err("no file open".into()) };
         let mut body = String::from(r#"{"resourceType":"Bundle","type":"batch","entry":["#);
