@@ -90,6 +90,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 8px 0 1
 th, td { border: 1px solid #c8c8c8; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+small.source { display: block; max-width: 360px; }
 td.pass { background: #e3f2e6; color: #14532d; font-weight: bold; }
 td.fail { background: #fbe4e4; color: #7f1d1d; font-weight: bold; }
 .flag { color: #8a3b00; font-weight: bold; }
@@ -879,12 +880,15 @@ fn pass_fail(after: &Stats, before: Option<&Stats>) -> String {
     for (m, t) in &rows {
         let u = unit(m);
         let interval =
-            t.interval.map_or(String::new(), |(a, b)| format!(" <small>[{}–{}]</small>", num(a, 1), num(b, 1)));
-        let source =
-            if t.source.is_empty() { String::new() } else { format!("<br><small>{}</small>", escape(&t.source)) };
+            t.interval.map_or(String::new(), |(a, b)| format!("<small>[{}–{}]</small>", num(a, 1), num(b, 1)));
+        let source = if t.source.is_empty() {
+            String::new()
+        } else {
+            format!("<br><small class=\"source\">source: {}</small>", escape(&t.source))
+        };
         let _ = write!(
             o,
-            "<tr><td><code>{}</code><br><small>{}</small></td><td class=\"num\">{}{u} ± {}{interval}{source}</td>",
+            "<tr><td><code>{}</code><br><small>{}</small>{source}</td><td class=\"num\">{}{u} ± {}<br>{interval}</td>",
             escape(&m.id),
             escape(&m.label),
             num(t.value, 2),
