@@ -181,7 +181,7 @@ fn bundles(name: &str, patients: u32) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ehrsim-upload-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let p = patients.to_string();
-    let o = run(&mut ehrsim(&["-p", &p, "-s", "3", "-r", "2024-06-30", "--format", "fhir", "-q", "-o"]).arg(&dir));
+    let o = run(ehrsim(&["-p", &p, "-s", "3", "-r", "2024-06-30", "--format", "fhir", "-q", "-o"]).arg(&dir));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     dir
 }
