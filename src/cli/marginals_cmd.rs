@@ -148,12 +148,13 @@ pub fn marginals(args: &MarginalsArgs) -> u8 {
     let delta = if summary.delta > 0.0 { format!(", δ = {}", summary.delta) } else { String::new() };
     let budget = summary.budget.map_or_else(|| "no budget set".to_owned(), |b| format!("budget ε = {}", fmt_eps(b)));
     let text = format!(
-        "released {} queries (persons and {} condition(s)) over {} strata with {} noise: ε = {}{delta}\n\
+        "released {} queries (persons and {} condition(s)) over {} {} with {} noise: ε = {}{delta}\n\
          ledger `{}`: ε = {} spent in total, {budget}\n\
          wrote `{}` and `{}`\n",
         summary.queries,
         summary.conditions,
         summary.strata,
+        if summary.strata == 1 { "stratum" } else { "strata" },
         summary.mechanism,
         fmt_eps(summary.epsilon),
         summary.ledger.display(),

@@ -382,8 +382,13 @@ impl Extract {
             counts.persons[s] += 1;
             for (c, &i) in conditions.iter().enumerate() {
                 let v = cell(&record, i, line, &name(i))?;
-                let has =
-                    flag(v).ok_or_else(|| bad(line, &name(i), "a condition flag: 1 or 0 (or true/false, yes/no)"))?;
+                let has = flag(v).ok_or_else(|| {
+                    bad(
+                        line,
+                        &name(i),
+                        "a condition flag, 1 or 0 (or true/false, yes/no); --conditions chooses the condition columns",
+                    )
+                })?;
                 counts.cases[c][s] += u64::from(has);
             }
         }

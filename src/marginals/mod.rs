@@ -199,8 +199,15 @@ pub fn run(config: &Config) -> Result<Summary, Error> {
             if column.chars().all(|c| c.is_ascii_digit()) {
                 codes.push(column.clone());
             } else {
+                let hint = if config.conditions.is_none() {
+                    "; every column but age, birthdate, sex, race and ethnicity is taken for a condition unless \
+                     --conditions names them"
+                } else {
+                    ""
+                };
                 return Err(Error::Usage(format!(
-                    "the condition column `{column}` needs its code: --codes {column}=SNOMED_CODE (e.g. 44054006 for type 2 diabetes)"
+                    "the condition column `{column}` needs its code: --codes {column}=SNOMED_CODE (e.g. 44054006 \
+                     for type 2 diabetes){hint}"
                 )));
             }
         }
