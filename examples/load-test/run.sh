@@ -19,10 +19,12 @@ EHRSIM=${EHRSIM:-target/release/ehrsim}
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-(cd .ci/fhir-server && exec env FHIR_SERVER_DATA="$OLDPWD/$OUT/server-journal.jsonl" node --max-old-space-size=16384 server.mjs "$PORT") >"$OUT/server.log" 2>&1 &
+OUT=$(cd "$OUT" && pwd)
+(cd .ci/fhir-server && exec env FHIR_SERVER_DATA="$OUT/server-journal.jsonl" node --max-old-space-size=16384 server.mjs "$PORT") >"$OUT/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do grep -q listening "$OUT/server.log" && break; sleep 0.2; done
+for _ in $(seq 1 150); do grep -qs listening "$OUT/server.log" && break; sleep 0.2; done
+grep -qs listening "$OUT/server.log" || { cat "$OUT/server.log" >&2; exit 1; }
 
 "$EHRSIM" -p "$PATIENTS" -s 1 -r 2024-06-30 --format fhir -o "$OUT/run" -q
 rate=()
