@@ -303,6 +303,8 @@ pub struct Tunable {
     pub state: String,
     pub state_span: Span,
     pub branch: Option<usize>,
+    /// Which options of each distribution are scaled (default: all but the last).
+    pub options: Option<Vec<usize>>,
     pub min: f64,
     pub max: f64,
 }

@@ -448,6 +448,9 @@ impl Cx<'_> {
             }
         };
         let branch = self.opt_number(&mut f, "branch").map(|b| b.max(0.0) as usize);
+        let options = f.take("options").map(|n| {
+            self.list(n, "`options`", |cx, i| cx.num_value(i, "an option index").map(|x| x.max(0.0) as usize))
+        });
         let min = self.opt_number(&mut f, "min").unwrap_or(0.25);
         let max = self.opt_number(&mut f, "max").unwrap_or(4.0);
         if !(min > 0.0 && min <= 1.0 && max >= 1.0) {
@@ -469,7 +472,15 @@ impl Cx<'_> {
             Some(b) => format!("{state}[{b}]"),
             None => state.clone(),
         });
-        Some(crate::ast::Tunable { id, state, state_span: state_node.map_or(node.span, |n| n.span), branch, min, max })
+        Some(crate::ast::Tunable {
+            id,
+            state,
+            state_span: state_node.map_or(node.span, |n| n.span),
+            branch,
+            options,
+            min,
+            max,
+        })
     }
 
     fn code(&mut self, node: &Node) -> Option<Code> {

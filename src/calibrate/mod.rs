@@ -68,9 +68,8 @@ impl Problem<'_> {
 
     /// Runs the population with these log factors.
     pub fn evaluate(&mut self, x: &[f64]) -> std::io::Result<Evaluation> {
-        for (b, xi) in self.bounds.iter().zip(x) {
-            overlay::apply(&mut self.world.lib, b, xi.exp());
-        }
+        let factors: Vec<f64> = x.iter().map(|v| v.exp()).collect();
+        overlay::apply_all(&mut self.world.lib, &self.bounds, &factors);
         let summary = crate::run::run(self.world, self.options, &self.config)?;
         let tally = summary.stats.unwrap_or_else(|| Tally::new(&self.spec));
         let outcomes = crate::stats::report::outcomes(&self.spec, &tally);

@@ -20,8 +20,16 @@ pub struct Param {
     pub module: String,
     pub state: String,
     pub branch: Option<usize>,
+    /// Which options of each distribution are scaled (0-based; default: all but the last).
+    pub options: Option<Vec<usize>>,
     pub min: f64,
     pub max: f64,
+}
+
+impl Param {
+    fn scales(&self, i: usize, n: usize) -> bool {
+        i + 1 < n && self.options.as_ref().is_none_or(|o| o.contains(&i))
+    }
 }
 
 /// A parameter resolved in a library, with the base probabilities of every distribution it
@@ -40,8 +48,9 @@ impl Bound {
     pub fn feasible_max(&self) -> f64 {
         let mut m = f64::INFINITY;
         for (_, base) in &self.bases {
-            let (last, scaled) = base.split_last().map_or((0.0, &[][..]), |(l, s)| (*l, s));
-            let s: f64 = scaled.iter().sum();
+            let n = base.len();
+            let last = base.last().copied().unwrap_or(0.0);
+            let s: f64 = base.iter().enumerate().filter(|(i, _)| self.param.scales(*i, n)).map(|(_, b)| b).sum();
             if s > 0.0 {
                 m = m.min((s + last) / s);
             }
@@ -61,6 +70,7 @@ pub fn declared(lib: &Library, modules: &[ModuleId]) -> Vec<Param> {
                 module: m.path.clone(),
                 state: t.state.clone(),
                 branch: t.branch,
+                options: t.options.clone(),
                 min: t.min,
                 max: t.max,
             });
@@ -113,29 +123,58 @@ pub fn bind(lib: &Library, param: &Param) -> Result<Bound, String> {
     Ok(Bound { param: param.clone(), module, state, bases })
 }
 
-/// Sets the probabilities of a bound parameter to `base × factor` (the last option of each
-/// distribution takes up the difference).
-pub fn apply(lib: &mut Library, bound: &Bound, factor: f64) {
-    let factor = factor.clamp(0.0, bound.feasible_max());
+/// Sets every bound parameter's probabilities: first back to the base, then each factor in
+/// turn on the current values, so parameters that share a state compose (an option scaled by
+/// two parameters gets both factors) and the last option of each distribution takes up the
+/// difference.
+pub fn apply_all(lib: &mut Library, bounds: &[Bound], factors: &[f64]) {
+    for b in bounds {
+        rewrite(lib, b, |_, base, current| current.copy_from_slice(base));
+    }
+    for (b, &f) in bounds.iter().zip(factors) {
+        let factor = f.clamp(0.0, b.feasible_max());
+        rewrite(lib, b, |param, _, current| {
+            let n = current.len();
+            let mut moved = 0.0;
+            for (i, v) in current.iter_mut().enumerate().take(n.saturating_sub(1)) {
+                if param.scales(i, n) {
+                    let new = *v * factor;
+                    moved += new - *v;
+                    *v = new;
+                }
+            }
+            if let Some(last) = current.last_mut() {
+                *last = (*last - moved).max(0.0);
+            }
+        });
+    }
+}
+
+/// Calls `f(param, base, current)` on every distribution of a bound parameter and writes the
+/// current values back.
+fn rewrite(lib: &mut Library, bound: &Bound, mut f: impl FnMut(&Param, &[f64], &mut [f64])) {
     let graph = &mut lib.modules[bound.module.0 as usize].graph;
     let transition = &mut graph[bound.state].transition;
-    let scale = |opts: &mut Vec<(Prob, StateId)>, base: &[f64]| {
-        let n = opts.len().min(base.len());
-        if n < 2 {
+    let mut one = |opts: &mut Vec<(Prob, StateId)>, base: &[f64]| {
+        if opts.len() != base.len() {
             return;
         }
-        let mut moved = 0.0;
-        for (i, b) in base.iter().enumerate().take(n - 1) {
-            let v = b * factor;
-            moved += v - b;
-            opts[i].0 = Prob::Fixed(v);
+        let mut current: Vec<f64> = opts
+            .iter()
+            .map(|(p, _)| match p {
+                Prob::Fixed(x) => *x,
+                Prob::Attribute { default, .. } => *default,
+            })
+            .collect();
+        f(&bound.param, base, &mut current);
+        for (o, v) in opts.iter_mut().zip(current) {
+            o.0 = Prob::Fixed(v);
         }
-        opts[n - 1].0 = Prob::Fixed((base[n - 1] - moved).max(0.0));
     };
     match transition {
         Transition::Distributed(opts) => {
             if let Some((None, base)) = bound.bases.first() {
-                scale(opts, base);
+                one(opts, base);
             }
         }
         Transition::Complex(branches) => {
@@ -143,7 +182,7 @@ pub fn apply(lib: &mut Library, bound: &Bound, factor: f64) {
                 if let Some(i) = branch
                     && let Some((_, ComplexThen::Distributed(opts))) = branches.get_mut(*i)
                 {
-                    scale(opts, base);
+                    one(opts, base);
                 }
             }
         }
@@ -160,10 +199,9 @@ pub struct Overlay {
 impl Overlay {
     /// Applies the overlay to a library.
     pub fn apply(&self, lib: &mut Library) -> Result<(), String> {
-        for (p, factor) in &self.entries {
-            let b = bind(lib, p)?;
-            apply(lib, &b, *factor);
-        }
+        let bounds: Vec<Bound> = self.entries.iter().map(|(p, _)| bind(lib, p)).collect::<Result<_, _>>()?;
+        let factors: Vec<f64> = self.entries.iter().map(|(_, f)| *f).collect();
+        apply_all(lib, &bounds, &factors);
         Ok(())
     }
 
@@ -180,6 +218,10 @@ impl Overlay {
             o.push_str(&format!("    state: {}\n", yaml_str(&p.state)));
             if let Some(b) = p.branch {
                 o.push_str(&format!("    branch: {b}\n"));
+            }
+            if let Some(opts) = &p.options {
+                let list: Vec<String> = opts.iter().map(usize::to_string).collect();
+                o.push_str(&format!("    options: [{}]\n", list.join(", ")));
             }
             o.push_str(&format!("    factor: {f:.6}\n"));
         }
@@ -215,8 +257,16 @@ pub fn parse(sources: &Sources, file: FileId, diags: &mut Diagnostics) -> Option
             continue;
         };
         let branch = n.get("branch").and_then(Node::as_f64).map(|b| b.max(0.0) as usize);
+        let options = options_of(n);
         let id = text("id").unwrap_or_else(|| format!("{module}/{state}"));
-        out.entries.push((Param { id, module, state, branch, min: 0.0, max: f64::INFINITY }, factor));
+        out.entries.push((Param { id, module, state, branch, options, min: 0.0, max: f64::INFINITY }, factor));
     }
     if diags.errors() > before { None } else { Some(out) }
+}
+
+/// `options: [0, 2]` of a parameter node.
+pub fn options_of(n: &Node) -> Option<Vec<usize>> {
+    n.get("options")
+        .and_then(Node::as_seq)
+        .map(|s| s.iter().filter_map(Node::as_f64).map(|x| x.max(0.0) as usize).collect())
 }

@@ -430,7 +430,8 @@ fn named_parameters(node: &crate::syntax::Node) -> Result<Vec<crate::calibrate::
         });
         let min = n.get("min").and_then(Node::as_f64).unwrap_or(0.25);
         let max = n.get("max").and_then(Node::as_f64).unwrap_or(4.0);
-        out.push(crate::calibrate::overlay::Param { id, module, state, branch, min, max });
+        let options = crate::calibrate::overlay::options_of(n);
+        out.push(crate::calibrate::overlay::Param { id, module, state, branch, options, min, max });
     }
     Ok(out)
 }
