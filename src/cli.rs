@@ -799,14 +799,14 @@ fn upload_config(args: &UploadArgs) -> Result<crate::upload::Config, String> {
             .split_once(':')
             .filter(|(n, _)| !n.trim().is_empty() && !n.trim().contains(' '))
             .ok_or_else(|| "invalid --header: expected `Name: value`".to_owned())?;
-        config.headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        config.headers.0.push((name.trim().to_owned(), value.trim().to_owned()));
     }
     if let Some(var) = &args.bearer_env {
         let token = std::env::var(var)
             .ok()
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| format!("--bearer-env: the environment variable `{var}` is not set"))?;
-        config.headers.push(("authorization".into(), format!("Bearer {}", token.trim())));
+        config.headers.0.push(("authorization".into(), format!("Bearer {}", token.trim())));
     }
     Ok(config)
 }

@@ -90,12 +90,22 @@ pub struct Reply {
     pub latency: Duration,
 }
 
+/// Headers sent with every request. Their values (tokens) never appear in `Debug` output.
+#[derive(Clone, Default)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| format!("{name}: …"))).finish()
+    }
+}
+
 /// The shared client: base URL, headers, agent.
 #[derive(Debug)]
 pub struct Client {
     agent: ureq::Agent,
     base: String,
-    headers: Vec<(String, String)>,
+    headers: Headers,
 }
 
 /// Largest response body read (a transaction response repeats every resource it created).
@@ -104,7 +114,7 @@ const MAX_BODY: u64 = 1 << 30;
 impl Client {
     /// `headers` are sent with every request (authorization among them); they are never
     /// printed.
-    pub fn new(base: &str, headers: Vec<(String, String)>, timeout: Duration, pool: usize) -> Client {
+    pub fn new(base: &str, headers: Headers, timeout: Duration, pool: usize) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
@@ -126,7 +136,7 @@ impl Client {
         for (k, v) in query {
             request = request.query(*k, *v);
         }
-        for (k, v) in &self.headers {
+        for (k, v) in &self.headers.0 {
             request = request.header(k.as_str(), v.as_str());
         }
         let started = Instant::now();
@@ -140,7 +150,7 @@ impl Client {
             .post(self.base.as_str())
             .header("content-type", "application/fhir+json")
             .header("accept", "application/fhir+json");
-        for (k, v) in &self.headers {
+        for (k, v) in &self.headers.0 {
             request = request.header(k.as_str(), v.as_str());
         }
         let started = Instant::now();
@@ -258,6 +268,14 @@ mod tests {
             "details":{"text":"Invalid gender"},"expression":["Patient.gender"]},{"code":"processing","diagnostics":"more"}]}"#;
         assert_eq!(outcome_text(body), "Invalid gender (at Patient.gender); more");
         assert_eq!(outcome_text(b"<html>\n<b>Not   Found</b></html>"), "<html> <b>Not Found</b></html>");
+    }
+
+    #[test]
+    fn header_values_never_show_in_debug_output() {
+        let h = Headers(vec![("authorization".into(), "Bearer s3cret".into())]);
+        let client = Client::new("http://127.0.0.1:1", h, Duration::from_secs(1), 1);
+        let shown = format!("{client:?}");
+        assert!(shown.contains("authorization") && !shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

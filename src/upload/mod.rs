@@ -20,7 +20,7 @@ pub mod input;
 pub mod ledger;
 pub mod report;
 
-use http::{Client, NetError, RetryPolicy, Sent, outcome_text, retryable};
+use http::{Client, Headers, NetError, RetryPolicy, Sent, outcome_text, retryable};
 use input::{Job, Plan, Reader, Source};
 use ledger::{Event, Header, Ledger, Line, State};
 use report::{Failure, Report, Stats};
@@ -43,7 +43,7 @@ pub struct Config {
     /// Per request, connection to last byte.
     pub timeout: Duration,
     /// Sent with every request; never printed.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub retry: RetryPolicy,
     /// Continue the upload the ledger records.
     pub resume: bool,
@@ -64,7 +64,7 @@ impl Config {
             concurrency: 4,
             rate: None,
             timeout: Duration::from_secs(60),
-            headers: Vec::new(),
+            headers: Headers::default(),
             retry: RetryPolicy::default(),
             resume: false,
             restart: false,
