@@ -499,11 +499,11 @@ fn record(
     report.items.sent += 1;
     ledger.push(&line);
     if let Some(b) = bar {
-        b.inc(1);
         b.set_message(format!(
             "{} accepted, {} failed, {} retries",
             report.items.accepted, report.items.failed, stats.retries
         ));
+        b.inc(1);
     }
 }
 
