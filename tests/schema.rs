@@ -65,13 +65,35 @@ fn schema_rejects_a_misspelled_state_type() {
 
 #[test]
 fn modules_and_examples_check_clean() {
-    for root in ["modules", "examples"] {
+    // Libraries load as a whole: submodules read attributes their callers set.
+    for root in ["modules", "examples/custom-module"] {
+        let (set, compilation) = build(&[Request::for_path(Path::new(root)).unwrap()]);
+        let text: String = compilation.diagnostics.iter().map(|d| render(&set.sources, d, Style::Short)).collect();
+        assert!(compilation.diagnostics.is_empty(), "{root}:\n{text}");
+        let library = compilation.library.expect("compiles");
+        // Every module file is in the compiled library.
         let mut files = Vec::new();
         module_files(Path::new(root), &mut files);
+        assert!(!files.is_empty());
         for path in files {
-            let (set, compilation) = build(&[Request::for_path(&path).unwrap()]);
-            let text: String = compilation.diagnostics.iter().map(|d| render(&set.sources, d, Style::Short)).collect();
-            assert!(compilation.diagnostics.is_empty(), "{}:\n{text}", path.display());
+            let rel = path.strip_prefix(root).unwrap().with_extension("");
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            assert!(library.module_by_path(&rel).is_some(), "{} is not in the library", path.display());
         }
     }
+}
+
+/// The embedded library is `modules/`, whole, and has a description for every top-level module.
+#[test]
+fn embedded_library_is_the_modules_directory() {
+    let (_, compilation) = build(&[Request { tree: Box::new(ehrsim::embedded::tree()), only: None }]);
+    assert!(compilation.diagnostics.is_empty());
+    let library = compilation.library.expect("compiles");
+    let mut files = Vec::new();
+    module_files(Path::new("modules"), &mut files);
+    assert_eq!(library.modules.len(), files.len());
+    for (_, m) in library.top_level() {
+        assert!(m.description.as_deref().is_some_and(|d| !d.is_empty() && !d.contains('\n')), "{}", m.path);
+    }
+    assert!(library.top_level().count() >= 18);
 }

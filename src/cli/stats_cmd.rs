@@ -377,6 +377,10 @@ pub struct CalibrateArgs {
     /// Take modules from this directory instead of the embedded library (repeatable)
     #[arg(long = "modules-dir", value_name = "DIR")]
     pub modules_dir: Vec<PathBuf>,
+    /// Evaluate on patients alive at the reference date (the dead are simulated again), so the
+    /// age structure is the census's: what cross-sectional surveys measure
+    #[arg(long)]
+    pub only_alive: bool,
     /// Most Levenberg-Marquardt steps
     #[arg(long, default_value_t = 12, value_name = "N")]
     pub iterations: usize,
@@ -456,6 +460,7 @@ pub fn calibrate(args: &CalibrateArgs) -> u8 {
     }
     run.modules = args.modules.clone();
     run.modules_dir = args.modules_dir.clone();
+    run.only_alive = args.only_alive;
     let plan = match super::plan(&run) {
         Ok(p) => p,
         Err((code, message)) => return fail(code, message),
