@@ -12,7 +12,7 @@ Examples:
   ehrsim stats output                                  population, quality measures, top conditions
   ehrsim stats output --condition diabetes --by age,sex
   ehrsim stats output --condition 44054006 --by race,ethnicity
-  ehrsim stats -p 50000 -s 1 -r 2025-01-01 --targets docs/realism-targets.yaml
+  ehrsim stats -p 50000 -s 1 -r 2025-01-01 --only-alive --targets examples/targets/realism.yaml
                                                        simulate in memory (nothing written) and compare
 
 Exit codes: 0 success; 1 bad input (or a target missed, with --check); 2 bad command line;
@@ -351,7 +351,7 @@ Broyden updates. Parameters: the targets file's `parameters:` list, else the `tu
 sections of the modules in the run.
 
 Example:
-  ehrsim calibrate --targets examples/targets/cdc-diabetes.yaml --modules diabetes -o diabetes.overlay.yaml
+  ehrsim calibrate --targets examples/targets/cdc-diabetes.yaml --only-alive -o diabetes.overlay.yaml
   ehrsim -p 1000 --overlay diabetes.overlay.yaml
 
 Exit codes: 0 every target met; 1 bad input or targets still missed; 2 bad command line; 3 failure")]
