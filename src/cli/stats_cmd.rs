@@ -75,28 +75,10 @@ fn module_conditions(world: &crate::sim::world::World, name: &str) -> Option<Vec
 pub fn stats(args: &StatsArgs) -> u8 {
     // Targets file.
     let targets = match &args.targets {
-        Some(path) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) => return fail(EXIT_INPUT, format!("cannot read targets file `{}`: {e}", path.display())),
-            };
-            let mut sources = crate::source::Sources::new();
-            let file = sources.add(path.display().to_string(), text);
-            let mut diags = crate::diagnostic::Diagnostics::new();
-            let parsed = crate::stats::targets::parse(&sources, file, &mut diags);
-            if !diags.is_empty() {
-                crate::diagnostic::emit_to_stderr(
-                    &sources,
-                    &diags,
-                    crate::diagnostic::Style::Rich,
-                    super::use_color(super::ColorChoice::Auto),
-                );
-            }
-            match parsed {
-                Some(t) => Some(t),
-                None => return fail(EXIT_INPUT, format!("the targets file `{}` has errors", path.display())),
-            }
-        }
+        Some(path) => match read_targets(path) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(EXIT_INPUT, e),
+        },
         None => None,
     };
     let mut dims = Vec::new();
@@ -306,13 +288,17 @@ pub fn modules(args: &ModulesArgs) -> u8 {
     write_stdout(out.as_bytes())
 }
 
-/// Reads an overlay file, with diagnostics on standard error.
-pub fn read_overlay(path: &std::path::Path) -> Result<crate::calibrate::overlay::Overlay, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read overlay `{}`: {e}", path.display()))?;
+/// Reads a file with a parser that reports diagnostics; they are printed on standard error.
+fn read_reported<T>(
+    path: &std::path::Path,
+    what: &str,
+    parse: impl FnOnce(&crate::source::Sources, crate::source::FileId, &mut crate::diagnostic::Diagnostics) -> Option<T>,
+) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} `{}`: {e}", path.display()))?;
     let mut sources = crate::source::Sources::new();
     let file = sources.add(path.display().to_string(), text);
     let mut diags = crate::diagnostic::Diagnostics::new();
-    let parsed = crate::calibrate::overlay::parse(&sources, file, &mut diags);
+    let parsed = parse(&sources, file, &mut diags);
     if !diags.is_empty() {
         crate::diagnostic::emit_to_stderr(
             &sources,
@@ -321,26 +307,17 @@ pub fn read_overlay(path: &std::path::Path) -> Result<crate::calibrate::overlay:
             super::use_color(super::ColorChoice::Auto),
         );
     }
-    parsed.ok_or_else(|| format!("the overlay `{}` has errors", path.display()))
+    parsed.ok_or_else(|| format!("the {what} `{}` has errors", path.display()))
+}
+
+/// Reads an overlay file, with diagnostics on standard error.
+pub fn read_overlay(path: &std::path::Path) -> Result<crate::calibrate::overlay::Overlay, String> {
+    read_reported(path, "overlay", crate::calibrate::overlay::parse)
 }
 
 /// Reads a targets file, with diagnostics on standard error.
 fn read_targets(path: &std::path::Path) -> Result<crate::stats::targets::TargetsFile, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read targets file `{}`: {e}", path.display()))?;
-    let mut sources = crate::source::Sources::new();
-    let file = sources.add(path.display().to_string(), text);
-    let mut diags = crate::diagnostic::Diagnostics::new();
-    let parsed = crate::stats::targets::parse(&sources, file, &mut diags);
-    if !diags.is_empty() {
-        crate::diagnostic::emit_to_stderr(
-            &sources,
-            &diags,
-            crate::diagnostic::Style::Rich,
-            super::use_color(super::ColorChoice::Auto),
-        );
-    }
-    parsed.ok_or_else(|| format!("the targets file `{}` has errors", path.display()))
+    read_reported(path, "targets file", crate::stats::targets::parse)
 }
 
 #[derive(Debug, clap::Args)]

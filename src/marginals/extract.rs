@@ -12,35 +12,8 @@ use std::path::Path;
 /// The races of `patients.csv` and targets files.
 pub const RACES: [&str; 6] = ["white", "black", "asian", "native", "hawaiian", "other"];
 
-/// What a stratum is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
-    Age,
-    Sex,
-    Race,
-    Ethnicity,
-}
-
-impl Dim {
-    pub fn parse(s: &str) -> Option<Dim> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "age" => Some(Dim::Age),
-            "sex" | "gender" => Some(Dim::Sex),
-            "race" => Some(Dim::Race),
-            "ethnicity" => Some(Dim::Ethnicity),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dim::Age => "age",
-            Dim::Sex => "sex",
-            Dim::Race => "race",
-            Dim::Ethnicity => "ethnicity",
-        }
-    }
-}
+/// What a stratum is made of: the dimensions `ehrsim stats` breaks measures down by.
+pub use crate::stats::Dim;
 
 /// A problem with the extract: where, and what was expected (never the value found).
 #[derive(Debug, Clone, PartialEq, Eq)]
