@@ -97,3 +97,36 @@ fn embedded_library_is_the_modules_directory() {
     }
     assert!(library.top_level().count() >= 18);
 }
+
+/// Targets files validate against `schemas/targets.schema.json` and parse without diagnostics;
+/// the schema rejects what the parser rejects.
+#[test]
+fn targets_files_validate_against_their_schema() {
+    let text = std::fs::read_to_string("schemas/targets.schema.json").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema itself is valid");
+    let mut files: Vec<PathBuf> = std::fs::read_dir("examples/targets")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.push(PathBuf::from("tests/data/calibrate/targets.yaml"));
+    assert!(files.len() >= 3);
+    for path in files {
+        let mut sources = Sources::new();
+        let file = sources.add(path.display().to_string(), std::fs::read_to_string(&path).unwrap());
+        let mut diags = Diagnostics::new();
+        let node = ehrsim::syntax::parse(&sources, file, ehrsim::syntax::Format::Yaml, &mut diags).expect("parses");
+        let errors: Vec<String> = validator
+            .iter_errors(&ehrsim::syntax::to_json(&node))
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}:\n{}", path.display(), errors.join("\n"));
+        let parsed = ehrsim::stats::targets::parse(&sources, file, &mut diags);
+        assert!(parsed.is_some() && diags.is_empty(), "{} has diagnostics", path.display());
+    }
+    let bad = serde_json::json!({ "targets": [{ "measure": "prevalance", "codes": ["1"], "value": 2 }] });
+    assert!(!validator.is_valid(&bad));
+    let bad = serde_json::json!({ "targets": [{ "measure": "prevalence", "value": 2 }] });
+    assert!(!validator.is_valid(&bad), "prevalence needs codes");
+}
