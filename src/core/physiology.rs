@@ -335,8 +335,9 @@ impl Reference {
 ///   weight over 24-30 months. Adults: the band's BMI distribution at `bmi_z`, interpolated
 ///   between band mid-points (ages 25, 35, ... 75 and 85 for 80+) and joined linearly to the
 ///   CDC value at 20 years over 20-25. Adult BMI is right-skewed (the file's SDs come from the
-///   5th-95th percentile spread), so it is log-normal with the band mean as median and the
-///   band SD as spread: BMI = mean × exp(σ z), σ² = ln(1 + (SD/mean)²). Then `bmi_shift` is
+///   5th-95th percentile spread), so it is log-normal with the band's mean and SD:
+///   BMI = mean × exp(σ z − σ²/2), σ² = ln(1 + (SD/mean)²) (the median is below the mean, and
+///   the share above 30 matches NHANES's obesity prevalence at 40-59 and 60+). Then `bmi_shift` is
 ///   added and weight = BMI × height².
 ///   Beyond |z| = 2 the LMS curves are extended linearly (the WHO "restricted LMS" rule,
 ///   WHO Child Growth Standards: Methods and development, 2006), because the raw LMS formula
@@ -506,7 +507,7 @@ fn body(reference: &Reference, band: &AdultBand, traits: &Traits, s: usize, age:
     } else {
         // Below the first band mid-point (25 years) `band` is the first band: join it linearly
         // from the CDC value at 20.
-        let adult_bmi = band.bmi_mean * (band.bmi_sigma * traits.bmi_z).exp();
+        let adult_bmi = band.bmi_mean * (band.bmi_sigma * traits.bmi_z - 0.5 * band.bmi_sigma * band.bmi_sigma).exp();
         let first_anchor = reference.adult[s].ages[0];
         if age < first_anchor {
             lerp(g.bmi.at(240.0).value(traits.bmi_z), adult_bmi, (age - 20.0) / (first_anchor - 20.0))
@@ -1136,9 +1137,19 @@ mod tests {
         assert!((176.0..=177.0).contains(&twenty.height_cm), "height at 20 {}", twenty.height_cm);
         let ten = at(&r, &t, Sex::Male, 10.0, &c);
         assert!((16.6..=17.0).contains(&ten.bmi), "BMI at 10 {}", ten.bmi);
-        // Adult BMI of a 50-year-old man: band 50-59 mean 29.7 (interpolated 29.8 at 50).
+        // Adult BMI of a 50-year-old man at the median: band 50-59 mean 29.7 (interpolated 29.8
+        // at 50), SD 6.2-6.4, so a log-normal median of about 29.2.
         let fifty = at(&r, &t, Sex::Male, 50.0, &c);
-        assert!((fifty.bmi - 29.7).abs() <= 0.5, "BMI at 50 {}", fifty.bmi);
+        assert!((fifty.bmi - 29.2).abs() <= 0.3, "BMI at 50 {}", fifty.bmi);
+        // Over the BMI trait's distribution the mean is the band's mean (midpoint rule on z).
+        let (mut sum, mut weight) = (0.0, 0.0);
+        for i in -400..=400 {
+            let z = f64::from(i) / 100.0;
+            let w = (-z * z / 2.0).exp();
+            sum += w * at(&r, &Traits { bmi_z: z, ..Traits::MEDIAN }, Sex::Male, 55.0, &c).bmi;
+            weight += w;
+        }
+        assert!((sum / weight - 29.7).abs() <= 0.25, "mean BMI at 55 {}", sum / weight);
         // Weight rises to about 50 and falls after 60, as the bands say.
         let w = |age: f64| at(&r, &t, Sex::Male, age, &c).weight_kg;
         assert!(w(45.0) > w(25.0) && w(80.0) < w(60.0));
