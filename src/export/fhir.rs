@@ -1167,6 +1167,30 @@ fn write_all<'a, 'w>(cx: &'a Context<'w>, patient: &'a Patient<'w>, refs: Refs) 
     w
 }
 
+/// An Organization resource of the provider directory.
+fn organization_resource(out: &mut Vec<u8>, org: &Organization) {
+    object(out, |x| {
+        x.str("resourceType", "Organization").str("id", &org.id.to_string());
+        organization(x, org);
+    });
+}
+
+/// The Location of an organization, which refers to it as `org_ref`.
+fn location_resource(out: &mut Vec<u8>, org: &Organization, org_ref: &str) {
+    object(out, |x| {
+        x.str("resourceType", "Location").str("id", &org.location_id.to_string());
+        location(x, org, org_ref);
+    });
+}
+
+/// A Practitioner resource of the provider directory.
+fn practitioner_resource(out: &mut Vec<u8>, clinician: &Clinician) {
+    object(out, |x| {
+        x.str("resourceType", "Practitioner").str("id", &clinician.id.to_string());
+        practitioner(x, clinician);
+    });
+}
+
 /// The per-patient bundle file name: `<First>_<Last>_<id>.json`.
 pub fn bundle_name(patient: &Patient) -> String {
     let clean = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>();
@@ -1195,10 +1219,7 @@ impl Format for Bundles {
         for &o in &w.organizations {
             let org = &world.providers.organizations[o as usize];
             let mut json = Vec::new();
-            object(&mut json, |x| {
-                x.str("resourceType", "Organization").str("id", &org.id.to_string());
-                organization(x, org);
-            });
+            organization_resource(&mut json, org);
             directory.push(Resource {
                 kind: "Organization",
                 id: org.id,
@@ -1206,11 +1227,7 @@ impl Format for Bundles {
                 if_none_exist: Some(format!("identifier={NPI}|{}", org.npi)),
             });
             let mut json = Vec::new();
-            let org_ref = format!("urn:uuid:{}", org.id);
-            object(&mut json, |x| {
-                x.str("resourceType", "Location").str("id", &org.location_id.to_string());
-                location(x, org, &org_ref);
-            });
+            location_resource(&mut json, org, &format!("urn:uuid:{}", org.id));
             directory.push(Resource {
                 kind: "Location",
                 id: org.location_id,
@@ -1221,10 +1238,7 @@ impl Format for Bundles {
         for &c in &w.clinicians {
             let cl = &world.providers.clinicians[c as usize];
             let mut json = Vec::new();
-            object(&mut json, |x| {
-                x.str("resourceType", "Practitioner").str("id", &cl.id.to_string());
-                practitioner(x, cl);
-            });
+            practitioner_resource(&mut json, cl);
             directory.push(Resource {
                 kind: "Practitioner",
                 id: cl.id,
@@ -1295,25 +1309,15 @@ impl Format for Ndjson {
             let world = cx.world;
             for org in &world.providers.organizations {
                 let buf = &mut streams[0].1;
-                object(buf, |x| {
-                    x.str("resourceType", "Organization").str("id", &org.id.to_string());
-                    organization(x, org);
-                });
+                organization_resource(buf, org);
                 buf.push(b'\n');
                 let buf = &mut streams[2].1;
-                let org_ref = format!("Organization/{}", org.id);
-                object(buf, |x| {
-                    x.str("resourceType", "Location").str("id", &org.location_id.to_string());
-                    location(x, org, &org_ref);
-                });
+                location_resource(buf, org, &format!("Organization/{}", org.id));
                 buf.push(b'\n');
             }
             for c in &world.providers.clinicians {
                 let buf = &mut streams[1].1;
-                object(buf, |x| {
-                    x.str("resourceType", "Practitioner").str("id", &c.id.to_string());
-                    practitioner(x, c);
-                });
+                practitioner_resource(buf, c);
                 buf.push(b'\n');
             }
         }
