@@ -395,6 +395,22 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     true
 }
 
+/// The module library to load: these `--modules-dir` directories, or the embedded library.
+fn library_requests(dirs: &[PathBuf]) -> Result<Vec<Request>, String> {
+    if dirs.is_empty() {
+        return Ok(vec![Request { tree: Box::new(crate::embedded::tree()), only: None }]);
+    }
+    dirs.iter()
+        .map(|dir| {
+            if dir.is_dir() {
+                Ok(Request { tree: Box::new(crate::load::DirTree { root: dir.clone() }), only: None })
+            } else {
+                Err(format!("--modules-dir `{}` is not a directory", dir.display()))
+            }
+        })
+        .collect()
+}
+
 /// Everything `generate` needs, validated.
 struct Plan {
     world: crate::sim::world::World,
@@ -437,17 +453,7 @@ fn plan(args: &GenerateArgs) -> Result<Plan, (u8, String)> {
         return Err(input("--upload posts FHIR bundles: add `fhir` to --format".into()));
     }
 
-    // Modules: a directory tree given, or the embedded library.
-    let mut requests: Vec<Request> = Vec::new();
-    if args.modules_dir.is_empty() {
-        requests.push(Request { tree: Box::new(crate::embedded::tree()), only: None });
-    }
-    for dir in &args.modules_dir {
-        if !dir.is_dir() {
-            return Err((EXIT_INPUT, format!("--modules-dir `{}` is not a directory", dir.display())));
-        }
-        requests.push(Request { tree: Box::new(crate::load::DirTree { root: dir.clone() }), only: None });
-    }
+    let mut requests = library_requests(&args.modules_dir).map_err(|e| (EXIT_INPUT, e))?;
     let keep_request = match &args.keep {
         Some(path) => Some(
             Request::for_path(path)

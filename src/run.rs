@@ -168,8 +168,7 @@ pub fn run(world: &World, options: &Options, config: &RunConfig) -> std::io::Res
                 .into_par_iter()
                 .map(|index| {
                     let mut patient = simulate(world, options, index);
-                    let stats =
-                        config.stats.as_deref().map(|spec| spec.evaluate(&crate::stats::facts_of(world, &patient)));
+                    let stats = config.stats.as_deref().map(|spec| spec.evaluate(&crate::stats::facts_of(&patient)));
                     filter_history(&mut patient.person.record, cx.end, config.years_of_history);
                     let mut out = Rendered::default();
                     for (fi, format) in config.formats.iter().enumerate() {

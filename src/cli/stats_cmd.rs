@@ -250,17 +250,9 @@ pub struct ModulesArgs {
 }
 
 pub fn modules(args: &ModulesArgs) -> u8 {
-    let requests: Vec<crate::load::Request> = if args.modules_dir.is_empty() {
-        vec![crate::load::Request { tree: Box::new(crate::embedded::tree()), only: None }]
-    } else {
-        let mut v = Vec::new();
-        for d in &args.modules_dir {
-            if !d.is_dir() {
-                return fail(EXIT_INPUT, format!("--modules-dir `{}` is not a directory", d.display()));
-            }
-            v.push(crate::load::Request { tree: Box::new(crate::load::DirTree { root: d.clone() }), only: None });
-        }
-        v
+    let requests = match super::library_requests(&args.modules_dir) {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_INPUT, e),
     };
     let (set, compilation) = super::build(&requests);
     let Some(lib) = compilation.library else {

@@ -153,10 +153,10 @@ pub fn read(dir: &Path, wanted: &Wanted) -> Result<Records, ReadError> {
     })?;
     let book = &mut out.book;
     let facts = &mut out.facts;
-    let patient = |c: &Columns, r: &csv::StringRecord, line: u64| -> Result<Option<usize>, ReadError> {
+    let patient = |c: &Columns, r: &csv::StringRecord, line: u64| -> Result<usize, ReadError> {
         let p = &r[c.get("PATIENT")?];
         match index.get(p) {
-            Some(&i) => Ok(Some(i)),
+            Some(&i) => Ok(i),
             None => Err(ReadError(format!(
                 "`{}` line {line}: patient `{p}` is not in patients.csv (files from different runs?)",
                 c.path.display()
@@ -165,7 +165,7 @@ pub fn read(dir: &Path, wanted: &Wanted) -> Result<Records, ReadError> {
     };
     let description = |c: &Columns, r: &csv::StringRecord| c.index.get("DESCRIPTION").map(|&i| r[i].to_owned());
     rows(&csv, "conditions.csv", |c, r, line| {
-        let Some(i) = patient(c, r, line)? else { return Ok(()) };
+        let i = patient(c, r, line)?;
         let code = book.intern(&r[c.get("CODE")?], &description(c, r).unwrap_or_default());
         let Some(start) = parse_day(&r[c.get("START")?]) else { return Ok(()) };
         facts[i].conditions.push(Interval { code, start, stop: parse_day(&r[c.get("STOP")?]) });
@@ -177,7 +177,7 @@ pub fn read(dir: &Path, wanted: &Wanted) -> Result<Records, ReadError> {
             if !wanted.medications.contains(code_text) {
                 return Ok(());
             }
-            let Some(i) = patient(c, r, line)? else { return Ok(()) };
+            let i = patient(c, r, line)?;
             let code = book.intern(code_text, &description(c, r).unwrap_or_default());
             let Some(start) = parse_day(&r[c.get("START")?]) else { return Ok(()) };
             facts[i].medications.push(Interval { code, start, stop: parse_day(&r[c.get("STOP")?]) });
@@ -195,7 +195,7 @@ pub fn read(dir: &Path, wanted: &Wanted) -> Result<Records, ReadError> {
             if !set.contains(code_text) {
                 return Ok(());
             }
-            let Some(i) = patient(c, r, line)? else { return Ok(()) };
+            let i = patient(c, r, line)?;
             let code = book.intern(code_text, &description(c, r).unwrap_or_default());
             let date = c.get(if immunization { "DATE" } else { "START" })?;
             let Some(day) = parse_day(&r[date]) else { return Ok(()) };
@@ -215,7 +215,7 @@ pub fn read(dir: &Path, wanted: &Wanted) -> Result<Records, ReadError> {
                 return Ok(());
             }
             let Ok(value) = r[c.get("VALUE")?].trim().parse::<f64>() else { return Ok(()) };
-            let Some(i) = patient(c, r, line)? else { return Ok(()) };
+            let i = patient(c, r, line)?;
             let code = book.intern(code_text, &description(c, r).unwrap_or_default());
             let Some(day) = parse_day(&r[c.get("DATE")?]) else { return Ok(()) };
             facts[i].observations.push(Reading { code, day, value });

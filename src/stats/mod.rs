@@ -109,7 +109,7 @@ impl CodeBook {
 }
 
 /// The statistics' view of a simulated patient (its whole record, before any history cut).
-pub fn facts_of(world: &World, patient: &Patient) -> Facts {
+pub fn facts_of(patient: &Patient) -> Facts {
     let p = &patient.person;
     let r = &p.record;
     let first = |codes: &[crate::compiled::CodeId]| codes.first().map_or(u32::MAX, |c| c.0);
@@ -145,7 +145,6 @@ pub fn facts_of(world: &World, patient: &Patient) -> Facts {
             _ => None,
         })
         .collect();
-    let _ = world;
     f
 }
 
